@@ -1,0 +1,1 @@
+"""Analysis shared by every backend: Dockerfile reconstruction, layer trees."""

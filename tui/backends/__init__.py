@@ -1,0 +1,1 @@
+"""Backends: the Backend interface and its implementations."""

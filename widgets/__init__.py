@@ -1,0 +1,1 @@
+"""Widgets: show data, never call a backend."""
