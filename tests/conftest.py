@@ -6,10 +6,9 @@ engine starts empty and nothing can be pulled from the internet.
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
-import tarfile
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,7 @@ import pytest
 
 from tests import services as svc
 
-BUSYBOX = Path("/bin/busybox")
 BASE_REPO = "imgtui-test/busybox"
-APPLETS = ("sh", "ls", "cat", "echo", "mkdir", "rm", "touch", "true", "false", "sleep", "dd", "env")
 
 _services: svc.Services | None = None
 
@@ -75,32 +72,11 @@ def docker_client(docker_host: str) -> Iterator[object]:
 
 
 def busybox_rootfs_tar() -> bytes:
-    """A minimal rootfs: static busybox plus a few applet links and the usual folders."""
-    if not BUSYBOX.exists() or shutil.which("busybox") is None:
-        pytest.fail("static busybox missing (apt-get install busybox-static)", pytrace=False)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "etc", "tmp", "root", "dev", "proc", "sys"):
-            info = tarfile.TarInfo(d)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o1777 if d == "tmp" else 0o755
-            tar.addfile(info)
-        data = BUSYBOX.read_bytes()
-        info = tarfile.TarInfo("bin/busybox")
-        info.size = len(data)
-        info.mode = 0o755
-        tar.addfile(info, io.BytesIO(data))
-        for applet in APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type = tarfile.SYMTYPE
-            link.linkname = "busybox"
-            tar.addfile(link)
-        passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
-        info = tarfile.TarInfo("etc/passwd")
-        info.size = len(passwd)
-        info.mode = 0o644
-        tar.addfile(info, io.BytesIO(passwd))
-    return buf.getvalue()
+    """The session's base rootfs; a missing busybox fails the test, it never skips."""
+    try:
+        return svc.busybox_rootfs_tar()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -131,3 +107,46 @@ def build_image(docker_client, context: Path, tag: str, dockerfile: str) -> str:
         path=str(context), tag=tag, network_mode="none", rm=True, forcerm=True
     )
     return str(image.id)
+
+
+@pytest.fixture(scope="session")
+def docker_bin() -> str:
+    """The docker client binary the comparisons run."""
+    try:
+        return svc.newest_docker_client()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def docker_cli(docker_bin: str, docker_host: str):
+    """Run the real docker CLI against the test engine."""
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DOCKER_HOST": docker_host}
+        env.pop("DOCKER_CONTEXT", None)
+        return subprocess.run(
+            [docker_bin, *args], env=env, capture_output=True, text=True, check=check
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def imgtui_cli(docker_host: str):
+    """Run imgtui's CLI in a fresh process against the test engine, as a user would."""
+
+    def run(
+        *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        return subprocess.run(
+            [sys.executable, "-m", "imgtui", "-H", docker_host, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
+        )
+
+    return run

@@ -10,11 +10,13 @@ reason — they never skip.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tarfile
 import tempfile
 import time
 import urllib.request
@@ -47,7 +49,11 @@ class Services:
         if self._tmp is not None:
             # dockerd leaves mounts behind only if it was killed; unmount before removing.
             subprocess.run(
-                ["sh", "-c", f"grep -o ' {self._tmp}[^ ]*' /proc/mounts | sort -r | xargs -r umount -l"],
+                [
+                    "sh",
+                    "-c",
+                    f"grep -o ' {self._tmp}[^ ]*' /proc/mounts | sort -r | xargs -r umount -l",
+                ],
                 check=False,
                 capture_output=True,
             )
@@ -93,12 +99,19 @@ def start_dockerd(services: Services, root: Path) -> None:
     proc = subprocess.Popen(
         [
             exe,
-            "--host", f"unix://{sock}",
-            "--data-root", str(d / "root"),
-            "--exec-root", str(d / "exec"),
-            "--pidfile", str(d / "pid"),
-            "--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false",
-        ],  # fmt: skip
+            "--host",
+            f"unix://{sock}",
+            "--data-root",
+            str(d / "root"),
+            "--exec-root",
+            str(d / "exec"),
+            "--pidfile",
+            str(d / "pid"),
+            "--bridge=none",
+            "--iptables=false",
+            "--ip-forward=false",
+            "--ip-masq=false",
+        ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -125,7 +138,9 @@ http:
 def start_registry(services: Services, root: Path) -> None:
     exe = shutil.which("docker-registry") or shutil.which("registry")
     if exe is None:
-        raise RuntimeError("the Distribution registry is not installed (apt-get install docker-registry)")
+        raise RuntimeError(
+            "the Distribution registry is not installed (apt-get install docker-registry)"
+        )
     d = root / "registry"
     d.mkdir()
     port = _free_port()
@@ -164,3 +179,58 @@ def start() -> Services:
         except Exception as e:
             services.errors.append(f"registry: {e}")
     return services
+
+
+BUSYBOX = Path("/bin/busybox")
+APPLETS = ("sh", "ls", "cat", "echo", "mkdir", "rm", "touch", "true", "false", "sleep", "dd", "env")
+
+
+def busybox_rootfs_tar(extra: dict[str, bytes] | None = None) -> bytes:
+    """A minimal rootfs: static busybox, a few applet links, /etc/passwd, plus `extra` files."""
+    if not BUSYBOX.exists():
+        raise RuntimeError("static busybox missing (apt-get install busybox-static)")
+    buf = io.BytesIO()
+
+    def add_file(name: str, data: bytes, mode: int = 0o644) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = mode
+        tar.addfile(info, io.BytesIO(data))
+
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "etc", "tmp", "root", "dev", "proc", "sys"):
+            info = tarfile.TarInfo(d)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        add_file("bin/busybox", BUSYBOX.read_bytes(), 0o755)
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "busybox"
+            tar.addfile(link)
+        add_file(
+            "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"
+        )
+        for name, data in (extra or {}).items():
+            add_file(name, data)
+    return buf.getvalue()
+
+
+def newest_docker_client() -> str:
+    """The newest docker client here: Debian's docker.io client predates `--format json`."""
+    best, best_version = "", (0,)
+    for cand in sorted(
+        {shutil.which("docker"), "/usr/local/bin/docker", "/usr/bin/docker"} - {None}
+    ):
+        if not os.path.exists(cand):
+            continue
+        out = subprocess.run(
+            [cand, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True
+        ).stdout.strip()
+        version = tuple(int(p) for p in out.split("+")[0].split(".") if p.isdigit()) or (0,)
+        if version > best_version:
+            best, best_version = cand, version
+    if not best:
+        raise RuntimeError("no docker client binary on this machine (apt-get install docker.io)")
+    return best

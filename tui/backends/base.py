@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 # --------------------------------------------------------------------------- errors
 
@@ -210,6 +210,10 @@ class ContainerUsage:
     image: str
     size_rw: int
     running: bool
+    command: str = ""
+    created: datetime | None = None
+    status: str = ""
+    local_volumes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +315,19 @@ class PruneReport:
     deleted_containers: tuple[str, ...] = ()
     deleted_volumes: tuple[str, ...] = ()
     deleted_build_cache: tuple[str, ...] = ()
+    deleted_networks: tuple[str, ...] = ()
     space_reclaimed: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.untagged
+            or self.deleted_images
+            or self.deleted_containers
+            or self.deleted_volumes
+            or self.deleted_build_cache
+            or self.deleted_networks
+        )
 
     def __add__(self, other: PruneReport) -> PruneReport:
         return PruneReport(
@@ -320,6 +336,7 @@ class PruneReport:
             self.deleted_containers + other.deleted_containers,
             self.deleted_volumes + other.deleted_volumes,
             self.deleted_build_cache + other.deleted_build_cache,
+            self.deleted_networks + other.deleted_networks,
             self.space_reclaimed + other.space_reclaimed,
         )
 
@@ -376,7 +393,7 @@ class BytesProgress:
     total: int | None = None
 
 
-ProgressEvent = Union[LayerProgress, StatusLine, BuildLog, BuildStep, BuildResult, BytesProgress]
+ProgressEvent = LayerProgress | StatusLine | BuildLog | BuildStep | BuildResult | BytesProgress
 
 
 # --------------------------------------------------------------------------- events
