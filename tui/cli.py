@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -412,6 +410,9 @@ def cmd_commit(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def cmd_save(backend: Backend, args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     if args.output:
         for _ in backend.save(args.images, Path(args.output)):
             pass
@@ -428,6 +429,9 @@ def cmd_save(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def cmd_load(backend: Backend, args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     def run(path: Path) -> int:
         for event in backend.load(path):
             if isinstance(event, StatusLine) and not args.quiet:

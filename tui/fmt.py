@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
 __all__ = [
+    "HISTORY_EPOCH",
     "bytes_size",
+    "cell_width",
     "ellipsis",
     "human_duration",
     "human_size",
@@ -107,12 +109,10 @@ def _unix_seconds(t: datetime) -> int:
 
 
 def time_ago(then: datetime | None, now: datetime, *, history: bool = False) -> str:
-    """docker's CREATED column: HumanDuration(now - then) + " ago", or "N/A" without a date.
-
-    The API gives whole seconds, so `then` is floored to a second as docker sees it. A future
-    `then` reads "Less than a second ago" as in docker. `history=True` adds the rule of
-    `docker history`: dates up to 2000-01-01 (e.g. SOURCE_DATE_EPOCH=0) print "N/A".
-    """
+    """docker's CREATED column ("3 hours ago"); `history=True` adds `docker history`'s N/A rule."""
+    # The API gives whole seconds, so `then` is floored to one as docker sees it; a future
+    # `then` reads "Less than a second ago" as in docker. `docker history` prints N/A for
+    # dates up to 2000-01-01 (e.g. SOURCE_DATE_EPOCH=0), `docker images` only for no date.
     if then is None or _aware(then) == _GO_ZERO:
         return "N/A"
     secs = _unix_seconds(then)
@@ -273,11 +273,9 @@ class _TabWriter:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A docker table: header and rows through tabwriter exactly as the CLI writes them.
-
-    Every line ends in "\\n"; cells of the last column are not padded, the others are, so a
-    row whose last cell is empty keeps the padding of the cell before it, as in docker.
-    """
+    """A docker table, byte for byte: header and rows through tabwriter as the CLI writes them."""
+    # Every line ends in "\n"; all cells but the last of a row are padded, so a row whose last
+    # cell is empty keeps the padding of the one before it (`docker history` does that).
     writer = _TabWriter()
     writer.write("\t".join(headers) + "\n")
     writer.write("".join("\t".join(row) + "\n" for row in rows))
@@ -417,12 +415,10 @@ def _parse_layout(pattern: str, value: str, zone: int | None) -> datetime:
 
 
 def parse_timestamp(text: str, now: datetime) -> datetime:
-    """The engine's reading of `until`/`since` filter values (timetypes.GetTimestamp).
-
-    Go durations count back from `now` to a whole second ("10m", "1h30m", "-1h"); otherwise an
-    RFC 3339 date/time (zone optional: zoneless values take `now`'s offset), a date alone, or a
-    unix timestamp with an optional fraction ("1700000000.5"). ValueError when none fits.
-    """
+    """The engine's reading of `until`/`since` filter values (timetypes.GetTimestamp)."""
+    # Go durations count back from `now` to a whole second ("10m", "-1h"); "0" is the epoch;
+    # RFC 3339 dates and times with or without a zone (zoneless ones take `now`'s offset), a
+    # date alone, or unix seconds with an optional fraction ("1700000000.5").
     now = _aware(now)
     offset_td = now.utcoffset() or timedelta(0)
     if text != "0":

@@ -159,13 +159,15 @@ def history_table(
 def _history_created(e: HistoryEntry, now: datetime, human: bool) -> str:
     if e.created is None:
         return "N/A"
-    return fmt.time_ago(e.created, now) if human else rfc3339(e.created)
+    return fmt.time_ago(e.created, now, history=True) if human else rfc3339(e.created)
 
 
 def history_json(
     e: HistoryEntry, now: datetime, *, no_trunc: bool = False, human: bool = True
 ) -> dict[str, str]:
-    created_by = e.created_by if no_trunc else fmt.ellipsis(e.created_by.replace("\t", " "), 45)
+    created_by = e.created_by.replace("\t", " ")  # docker does this even with --no-trunc
+    if not no_trunc:
+        created_by = fmt.ellipsis(created_by, 45)
     return {
         "Comment": e.comment,
         "CreatedAt": rfc3339(e.created) if e.created else "",

@@ -104,13 +104,12 @@ def _read_manifest(tar: tarfile.TarFile) -> list[dict[str, Any]]:
     return json.loads(member.read())
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    """The image config of the single image in a docker archive."""
+def config_bytes(path: Path) -> bytes:
+    """The image config of the (first) image in a docker archive, byte for byte."""
     with tarfile.open(path) as tar:
-        manifest = _read_manifest(tar)
-        f = tar.extractfile(manifest[0]["Config"])
+        f = tar.extractfile(_read_manifest(tar)[0]["Config"])
         assert f is not None
-        return json.loads(f.read())
+        return f.read()
 
 
 def archive_manifest(path: Path) -> list[dict[str, Any]]:
@@ -118,7 +117,7 @@ def archive_manifest(path: Path) -> list[dict[str, Any]]:
         return _read_manifest(tar)
 
 
-def build_sources(docker_client: Any, workdir: Path, base_id: str) -> dict[str, SourceArchive]:
+def build_sources(docker_client: Any, workdir: Path) -> dict[str, SourceArchive]:
     """Build the contract images on the engine once and save each to `workdir/<name>.tar`."""
     session = uuid.uuid4().hex[:8]
     api = docker_client.api
@@ -135,10 +134,9 @@ def build_sources(docker_client: Any, workdir: Path, base_id: str) -> dict[str, 
         with path.open("wb") as f:
             for chunk in api.get_image(tag):
                 f.write(chunk)
-        config = read_config(path)
-        image_id = api.inspect_image(tag)["Id"]
-        out[name] = SourceArchive(name, path, tag, str(image_id), config)
-    assert out["base"].id == base_id
+        raw = config_bytes(path)
+        # The image id is the digest of the config bytes exactly as saved.
+        out[name] = SourceArchive(name, path, tag, _sha256(raw), json.loads(raw))
     # The engine copies are not needed any more: tests load their own variants.
     for name, tag in targets.items():
         if name != "base":

@@ -49,8 +49,11 @@ SCRATCH_ENV = "IMGTUI_TEST_SCRATCH_DOCKER_HOST"
 def sources(
     docker_client: Any, base_image: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Mapping[str, SourceArchive]:
-    """The contract images, built once on the engine and saved: "base", "layered", "configured"."""
-    return build_sources(docker_client, tmp_path_factory.mktemp("contract-sources"), base_image)
+    """The contract images, built once on the engine and saved: "base", "layered", "configured".
+
+    `base_image` puts the session base image in the engine; the others are built FROM it.
+    """
+    return build_sources(docker_client, tmp_path_factory.mktemp("contract-sources"))
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,20 @@ from tests.contract.helpers import assert_user_message, build, of_type
 
 pytestmark = pytest.mark.engine
 
+
+# Builds run on the isolated engine/store: a failed build keeps the images of its finished steps
+# and a multi-stage build keeps its other stages' images (docker keeps both as cache), which no
+# test can name for cleanup. The isolated engine is wiped before each use instead.
+@pytest.fixture
+def harness(isolated: Harness) -> Harness:
+    return isolated
+
+
+@pytest.fixture
+def backend(isolated: Harness) -> Backend:
+    return isolated.backend
+
+
 MULTI_STAGE = f"""\
 FROM {BASE_REF} AS builder
 ARG GREETING=default

@@ -39,7 +39,9 @@ def test_empty_layers_match_the_image_config(harness: Harness, backend: Backend)
     entries = backend.history(img.ref)
     config_history = list(reversed(img.config["history"]))
     assert len(entries) == len(config_history)
-    assert [e.empty_layer for e in entries] == [bool(h.get("empty_layer")) for h in config_history]
+    got = [(e.created_by, e.empty_layer) for e in entries]
+    want = [(h.get("created_by", ""), bool(h.get("empty_layer"))) for h in config_history]
+    assert got == want
     # Rows that are not empty layers map one-to-one onto the image's layers.
     assert sum(1 for e in entries if not e.empty_layer) == len(backend.inspect(img.ref).layers)
     assert all(e.size == 0 for e in entries if e.empty_layer)

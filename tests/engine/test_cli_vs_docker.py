@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.archives import SourceArchive, read_config, variant
+from tests.contract.archives import SourceArchive, config_bytes, variant
 
 OLD = datetime(2020, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -27,7 +27,9 @@ def base_archive(docker_client, base_image, tmp_path_factory) -> SourceArchive:
     with path.open("wb") as f:
         for chunk in docker_client.api.get_image(base_image):
             f.write(chunk)
-    return SourceArchive("base", path, "imgtui-test/busybox:latest", base_image, read_config(path))
+    return SourceArchive(
+        "base", path, "imgtui-test/busybox:latest", base_image, json.loads(config_bytes(path))
+    )
 
 
 @pytest.fixture

@@ -19,9 +19,14 @@ def backend(docker_host: str, base_image: str):
 
 
 async def _settle(app: ImgtuiApp, pilot) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+    """Wait until no worker runs; exclusive workers cancel each other, so don't await them."""
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if all(w.is_finished for w in app.workers):
+            await pilot.pause()
+            if all(w.is_finished for w in app.workers):
+                return
+    raise AssertionError("workers did not finish")
 
 
 async def test_lists_engine_images_and_shows_history(backend: DockerBackend, base_image: str):

@@ -21,6 +21,8 @@ from imgtui.reference import (
 FAST = settings(max_examples=100, deadline=None)
 
 LOWER_ALNUM = string.ascii_lowercase + string.digits
+ALNUM = string.ascii_letters + string.digits
+HEX = "0123456789abcdefABCDEF"
 alnum = st.text(LOWER_ALNUM, min_size=1, max_size=6)
 separator = st.sampled_from([".", "_", "__", "-", "--", "---"])
 
@@ -35,17 +37,25 @@ def components(draw: st.DrawFn) -> str:
 
 
 paths = st.lists(components(), min_size=1, max_size=4).map("/".join)
-label = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,4}[a-zA-Z0-9])?", fullmatch=True)
+label = st.builds(
+    lambda a, b: f"{a}-{b}" if b else a,
+    st.text(ALNUM, min_size=1, max_size=4),
+    st.text(ALNUM, max_size=3),
+)
 hosts = st.one_of(
     st.just("localhost"),
     st.lists(label, min_size=2, max_size=3).map(".".join),
     # docker takes a first part for a host only with a "." or ":", so "[0]" is a Hub namespace
-    st.from_regex(r"\[[a-fA-F0-9:]{0,5}:[a-fA-F0-9:]{0,5}\]", fullmatch=True),
+    st.builds(lambda a, b: f"[{a}:{b}]", st.text(HEX + ":", max_size=5), st.text(HEX, max_size=5)),
 )
 domains = st.tuples(hosts, st.one_of(st.none(), st.integers(0, 65535))).map(
     lambda hp: hp[0] if hp[1] is None else f"{hp[0]}:{hp[1]}"
 )
-tags = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+tags = st.builds(
+    str.__add__,
+    st.sampled_from(ALNUM + "_"),
+    st.text(ALNUM + "_.-", max_size=20),
+)
 hexes = st.text("0123456789abcdef", min_size=64, max_size=64)
 digests = hexes.map(lambda h: f"sha256:{h}")
 

@@ -488,7 +488,8 @@ def _parse_entry(
     if text.split(" ", 1)[0] in KEYWORDS:
         return _parse_instruction(text, shell, config)
     run = _parse_run(text, shell)
-    is_commit = bool(comment) and comment != BUILDKIT_COMMENT
+    # The classic builder leaves no comment on a RUN; a message means `docker commit -m`.
+    is_commit = bool(comment) and comment != BUILDKIT_COMMENT and not _FROM_COMMENT.match(comment)
     if is_commit:
         return _Instr("RUN", run, notes=(f"docker commit: {_one_line(comment)}",), opaque=True)
     return _Instr("RUN", run)
@@ -523,11 +524,9 @@ def _json(argv: Sequence[str]) -> str:
 
 
 def _shell_segments(command: str) -> list[tuple[str, str]] | None:
-    """Split a shell command at top-level `&&` and `;`; None when splitting is not safe.
-
-    A Dockerfile line continuation only adds spaces between the pieces, which the shell
-    ignores outside quotes; comments, heredocs and unbalanced quoting are left alone.
-    """
+    """Split a shell command at top-level `&&` and `;`; None when splitting is not safe."""
+    # A Dockerfile line continuation only adds spaces between the pieces, which the shell
+    # ignores outside quotes; comments, heredocs and unbalanced quoting are left alone.
     if "\n" in command or "<<" in command:
         return None
     stack = ["top"]
@@ -632,15 +631,26 @@ def _heredoc(script: str) -> str:
     return f"RUN <<{word}\n{body}{word}"
 
 
-def _render_run(run: _Run, shell: Sequence[str]) -> str:
+def _render_run(run: _Run, shell: Sequence[str], *, wrap: bool = True) -> str:
     if run.argv is not None:
         return f"RUN {_json(run.argv)}"
     command = run.command or ""
     if "\n" in command:
         return _heredoc(command)
-    if command.rstrip(" \t").endswith("\\") or not command.strip():
-        return f"RUN {_json([*shell, command])}"  # a line ending in "\" would continue
-    return _wrap_run(command)
+    # A line ending in "\" would continue onto the next; a JSON-looking one would be exec form.
+    if command.rstrip(" \t").endswith("\\") or not command.strip() or _is_json(command):
+        return f"RUN {_json([*shell, command])}"
+    return _wrap_run(command) if wrap else f"RUN {command}"
+
+
+def _is_json(text: str) -> bool:
+    if not text.lstrip().startswith("["):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _render_argv(keyword: str, argv: Sequence[str], shell: Sequence[str]) -> str:
@@ -649,8 +659,7 @@ def _render_argv(keyword: str, argv: Sequence[str], shell: Sequence[str]) -> str
     if len(argv) == n + 1 and tuple(argv[:n]) == tuple(shell):
         command = argv[n]
         one_line = "\n" not in command and not command.rstrip().endswith("\\")
-        # a command starting with "[" could read back as the JSON form
-        if command.strip() and one_line and not command.lstrip().startswith("["):
+        if command.strip() and one_line and not _is_json(command):
             return f"{keyword} {command}"
     return f"{keyword} {_json(argv)}"
 
@@ -881,10 +890,8 @@ class _Writer:
 def instruction_from_created_by(created_by: str) -> str:
     """One history line as the Dockerfile instruction that made it ("" when there is none)."""
     instr = _parse_entry(created_by, "", DEFAULT_SHELL, None)
-    if instr.keyword == "RUN" and instr.value.command is not None:
-        command = instr.value.command
-        if "\n" not in command and not command.rstrip().endswith("\\") and command.strip():
-            return f"RUN {command}"
+    if instr.keyword == "RUN":
+        return _render_run(instr.value, DEFAULT_SHELL, wrap=False)
     return _Writer().render(instr)
 
 
@@ -911,15 +918,12 @@ def _is_import(entry: HistoryEntry, bottom: bool) -> bool:
 
 
 def reconstruct(history: Sequence[HistoryEntry], config: ImageConfig | None = None) -> str:
-    """A Dockerfile for `history` (newest first, as docker returns it); `config` sharpens it.
-
-    The bottom of the image becomes `FROM <tag>` when a tagged local image is part of the
-    history, else `FROM scratch` with the root filesystem as an ADD. Normalizations: COPY/ADD
-    sources of the classic builder are content hashes (file:<sha256>), exec-form RUN of the
-    classic builder reads back as shell form when it ran a shell, long RUN commands are
-    continued over lines at `&&`/`;`, and build args that differ from the ARG defaults are
-    listed in the header.
-    """
+    """A Dockerfile for `history` (newest first, as docker returns it); `config` sharpens it."""
+    # The bottom becomes `FROM <tag>` when a tagged local image is part of the history, else
+    # `FROM scratch` with the root filesystem as an ADD. Normalizations: the classic builder's
+    # COPY/ADD sources are content hashes (file:<sha256>); a RUN recorded as `SHELL + command`
+    # reads back in shell form (also when written in exec form); long RUN commands continue
+    # over lines at `&&`/`;`; build args that differ from the ARG defaults go in the header.
     entries = list(history)
     base = _base_index(entries)
     oldest_first = entries[::-1]
@@ -993,11 +997,9 @@ def _simulate(instrs: Sequence[tuple[_Instr, bool]]) -> _State:
 def _add_unexplained(
     instrs: list[tuple[_Instr, bool]], config: ImageConfig, *, tagged_base: bool
 ) -> list[tuple[_Instr, bool]]:
-    """Place config the history does not explain after the last import/commit, else at the end.
-
-    ONBUILD triggers always go last: BuildKit records none in the history, their place in the
-    Dockerfile does not matter, and a child build clears those of its base.
-    """
+    """Place config the history does not explain after the last import/commit, else last."""
+    # ONBUILD triggers always go last: BuildKit records none in the history, their place in
+    # the Dockerfile does not matter, and a child build clears those of its base.
     missing = _unexplained(_simulate(instrs), config)
     triggers = [m for m in missing if m.keyword == "ONBUILD"]
     missing = [m for m in missing if m.keyword != "ONBUILD"]

@@ -8,7 +8,6 @@ pays for importing the SDK just to find its socket.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -66,6 +65,8 @@ def _tls_from_env(environ: Mapping[str, str]) -> TLSFiles | None:
 
 
 def _context_endpoint(name: str, environ: Mapping[str, str]) -> DockerEndpoint:
+    import hashlib
+
     digest = hashlib.sha256(name.encode()).hexdigest()
     contexts = docker_config_dir(environ) / "contexts"
     meta_file = contexts / "meta" / digest / "meta.json"

@@ -8,7 +8,6 @@ is turned into a BackendError subclass with the daemon's own one-line message.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import re
 import tempfile
@@ -63,8 +62,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 NONE_TAG = "<none>:<none>"
 NONE_DIGEST = "<none>@<none>"
 # History rows the API reports without their EmptyLayer flag: metadata-only instructions.
+# WORKDIR is not one of them: both builders commit a (often 0-byte) layer for it.
 _METADATA = re.compile(
-    r"^(/bin/sh -c #\(nop\)\s+)?(CMD|ENTRYPOINT|ENV|LABEL|EXPOSE|USER|WORKDIR|VOLUME|STOPSIGNAL"
+    r"^(/bin/sh -c #\(nop\)\s+)?(CMD|ENTRYPOINT|ENV|LABEL|EXPOSE|USER|VOLUME|STOPSIGNAL"
     r"|HEALTHCHECK|SHELL|ONBUILD|ARG|MAINTAINER)\b"
 )
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
@@ -194,7 +194,7 @@ class DockerBackend:
             return lean.get_json(path, params)
         except DockerHTTPError as e:
             raise _map_status(e.status, e.message, what) from None
-        except (OSError, http.client.HTTPException) as e:
+        except OSError as e:
             raise self._unavailable(getattr(e, "strerror", None) or e) from None
 
     def _call(self, fn: Callable[[], T], what: str = "") -> T:
@@ -272,8 +272,6 @@ class DockerBackend:
             self._get("/_ping")
         except BackendError:
             return False
-        except ValueError:  # "OK" is not JSON, but it answered
-            return True
         return True
 
     # ------------------------------------------------------------------ images
@@ -282,8 +280,12 @@ class DockerBackend:
         self, *, all: bool = False, filters: ImageFilter | None = None
     ) -> list[ImageSummary]:
         params: dict[str, Any] = {"all": "1" if all else None}
+        until = None
         if filters is not None:
+            # Daemons before API 1.4x refuse `until` on image lists: apply it here, for all.
+            until = _until(filters.until)
             f = _filters_dict(filters)
+            f.pop("until", None)
             if f:
                 params["filters"] = _json(f)
         # The daemon can fail a listing when an image is deleted while it walks the store.
@@ -291,10 +293,13 @@ class DockerBackend:
             try:
                 raw = self._get("/images/json", params, what="images")
                 break
-            except (ImageNotFound, BackendError) as e:
+            except BackendError as e:
                 if attempt == 2 or isinstance(e, (BackendUnavailable, InvalidArgument)):
                     raise
-        return [_image_summary(i) for i in raw or ()]
+        summaries = [_image_summary(i) for i in raw or ()]
+        if until is not None:
+            summaries = [i for i in summaries if i.created < until]
+        return summaries
 
     def inspect(self, ref: str) -> ImageDetail:
         raw = self._get(f"/images/{_quote(ref)}/json", what=ref)
@@ -336,6 +341,7 @@ class DockerBackend:
     def prune_images(self, *, all: bool = False, until: str | None = None) -> PruneReport:
         filters: dict[str, Any] = {"dangling": "false" if all else "true"}
         if until:
+            _until(until)  # the daemon's own complaint is an HTTP 500 with Go's layout text
             filters["until"] = until
         api = self._api()
         res = self._call(lambda: api.prune_images(filters=filters), what="image prune")
@@ -468,6 +474,7 @@ class DockerBackend:
 
         image_id = ""
         step = ""
+        tail: list[str] = []  # the current step's last output lines, for the error message
         try:
             for chunk in self._stream(self._call(start, "build"), "build"):
                 aux = chunk.get("aux")
@@ -479,12 +486,16 @@ class DockerBackend:
                 m = _STEP.match(text.strip())
                 if m:
                     step = m.group(3)
+                    tail.clear()
                     yield BuildStep(int(m.group(1)), int(m.group(2)), m.group(3))
                 else:
+                    tail.extend(line for line in text.splitlines() if _is_output(line))
+                    del tail[:-3]
                     yield BuildLog(text)
         except _StreamError as e:
             where = f" (step: {step})" if step else ""
-            raise BuildError(_one_line(e.message) + where) from None
+            output = f": {_one_line(' / '.join(tail))}" if tail else ""
+            raise BuildError(_one_line(e.message) + where + output) from None
         except InvalidArgument as e:
             raise BuildError(str(e)) from None
         if not image_id:
@@ -500,12 +511,13 @@ class DockerBackend:
         r = reference.parse_docker_ref(ref)
         api = self._api()
         tag_or_digest = r.digest or r.tag
-        gen = self._call(
-            lambda: api.pull(
-                r.name, tag=tag_or_digest, stream=True, decode=True, platform=platform
-            ),
-            what=ref,
-        )
+        try:
+            gen = api.pull(r.name, tag=tag_or_digest, stream=True, decode=True, platform=platform)
+        except Exception as e:
+            err = self._map(e, ref)
+            if type(err) is BackendError or isinstance(err, InvalidArgument):
+                raise _pull_error(str(err), ref) from None  # e.g. the registry does not answer
+            raise err from None
         try:
             for chunk in self._stream(gen, ref):
                 yield _progress(chunk)
@@ -734,7 +746,7 @@ def _map_status(status: int, message: str, what: str = "") -> BackendError:
         return Conflict(msg)
     if "invalid reference format" in low or "repository name must" in low:
         return InvalidReference(msg)
-    if status == 400:
+    if status == 400 or "parsing time" in low or "failed to parse value as time" in low:
         return InvalidArgument(msg)
     if status in (401, 403):
         from imgtui.backends.base import AuthError
@@ -753,6 +765,27 @@ def _pull_error(message: str, ref: str) -> BackendError:
 
         return AuthError(msg)
     return RegistryError(msg)
+
+
+def _until(value: str | None) -> datetime | None:
+    """An `until` filter value as docker reads it, or InvalidArgument saying what is wrong."""
+    if not value:
+        return None
+    from imgtui import fmt
+
+    try:
+        return fmt.parse_timestamp(value, datetime.now(timezone.utc))
+    except ValueError:
+        raise InvalidArgument(
+            f"invalid filter 'until={value}': expected a duration (24h, 90m), "
+            "a unix timestamp or an RFC 3339 date"
+        ) from None
+
+
+def _is_output(line: str) -> bool:
+    """A line the build step's command printed (not the builder's own bookkeeping)."""
+    text = line.strip()
+    return bool(text) and not text.startswith(("--->", "Running in ", "Removing intermediate"))
 
 
 def _filters_dict(f: ImageFilter) -> dict[str, list[str]]:
