@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -188,6 +189,8 @@ def built(docker_client: Any, base_image: str, tmp_path_factory: pytest.TempPath
         "LABEL purpose=fmt\n"
         "RUN dd if=/dev/zero of=/f bs=999500 count=1\n",
     )
+    # The daemon orders images by creation second and leaves ties in arbitrary order.
+    time.sleep(1.1)
     build_image(
         docker_client,
         tmp_path_factory.mktemp("b2"),

@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from imgtui.backends.base import BackendUnavailable, InvalidArgument
 
+SSH_OPTS_ENV = "IMGTUI_SSH_OPTS"
 
-def ssh_command(url: str) -> list[str]:
-    """The ssh invocation for `ssh://[user@]host[:port]` (no path allowed, as docker says)."""
+
+def ssh_command(url: str, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The ssh invocation for `ssh://[user@]host[:port]` (no path allowed, as docker says).
+
+    IMGTUI_SSH_OPTS adds ssh options (e.g. "-i ~/.ssh/build_key") for hosts that ~/.ssh/config
+    does not describe.
+    """
     parts = urlsplit(url)
     if parts.scheme != "ssh" or not parts.hostname:
         raise InvalidArgument(f"invalid ssh URL {url!r}: expected ssh://[user@]host[:port]")
@@ -35,6 +43,8 @@ def ssh_command(url: str) -> list[str]:
         cmd += ["-p", str(parts.port)]
     if parts.username:
         cmd += ["-l", parts.username]
+    if environ.get(SSH_OPTS_ENV):
+        cmd += shlex.split(environ[SSH_OPTS_ENV])
     return [*cmd, "--", parts.hostname, "docker", "system", "dial-stdio"]
 
 
