@@ -31,7 +31,9 @@ from imgtui.backends.base import (
     StatusLine,
 )
 
-BACKENDS = ("auto", "docker")
+BACKENDS = ("auto", "docker", "builtin")
+STORE_ENV = "IMGTUI_STORE"
+PROBE_TIMEOUT = 1.0  # seconds auto waits for a local daemon before using the store
 
 
 class UsageError(Exception):
@@ -122,12 +124,54 @@ def _bar(current: int, total: int, width: int = 50) -> str:
 # ---------------------------------------------------------------------- backend selection
 
 
+def default_store() -> Path:
+    """IMGTUI_STORE, else the platform's data folder (~/.local/share/imgtui/store on Linux)."""
+    if os.environ.get(STORE_ENV):
+        return Path(os.environ[STORE_ENV]).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("imgtui") / "store"
+
+
+def choose_backend(args: argparse.Namespace) -> str:
+    """`auto`: Docker when the user pointed at a daemon or the local one answers, else the store."""
+    if args.backend != "auto":
+        return str(args.backend)
+    if args.store:
+        return "builtin"
+    from imgtui.backends import docker_endpoint
+
+    if args.host or args.context or docker_endpoint.current_context_name() != "default":
+        return "docker"
+    if os.environ.get("DOCKER_HOST"):
+        return "docker"
+    from imgtui.backends.docker_http import LeanDockerClient
+
+    try:
+        LeanDockerClient(docker_endpoint.DEFAULT_HOST, PROBE_TIMEOUT).get_json("/_ping")
+    except Exception:
+        return "builtin"
+    return "docker"
+
+
 def open_backend(args: argparse.Namespace) -> Backend:
-    """The backend the global flags ask for; `auto` is the Docker daemon when one answers."""
+    """The backend the global flags ask for (see choose_backend)."""
+    kind = choose_backend(args)
+    if kind == "builtin":
+        from imgtui.backends.builtin import BuiltinBackend
+
+        store = Path(args.store).expanduser() if args.store else default_store()
+        if args.backend == "auto" and not args.store and sys.stderr.isatty():
+            print(
+                f"imgtui: no Docker daemon answered; using the built-in store at {store}",
+                file=sys.stderr,
+            )
+        return BuiltinBackend(store)
+    if args.store:
+        raise UsageError("--store applies to the built-in store; drop it or use --backend builtin")
     from imgtui.backends.docker_sdk import DockerBackend
 
-    backend = DockerBackend(host=args.host, context=args.context)
-    return backend
+    return DockerBackend(host=args.host, context=args.context)
 
 
 # ---------------------------------------------------------------------- verbs
@@ -451,6 +495,89 @@ def cmd_load(backend: Backend, args: argparse.Namespace) -> int:
         return run(path)
 
 
+def cmd_info(backend: Backend, args: argparse.Namespace) -> int:
+    info = backend.info()
+    images = backend.images(all=True)
+    if args.format == "json":
+        _json_lines(
+            [
+                {
+                    "Backend": info.name,
+                    "Location": info.location,
+                    "Version": info.version,
+                    "Context": info.context,
+                    "Images": len(images),
+                }
+            ]
+        )
+        return 0
+    _out(f"Backend:   {info.name}")
+    _out(f"Location:  {info.location}")
+    if info.context:
+        _out(f"Context:   {info.context}")
+    if info.version:
+        _out(f"Version:   {info.version}")
+    _out(f"Images:    {len(images)}")
+    return 0
+
+
+def cmd_fsck(backend: Backend, args: argparse.Namespace) -> int:
+    from imgtui.backends.builtin import BuiltinBackend
+    from imgtui.store import gc
+
+    if not isinstance(backend, BuiltinBackend):
+        raise UsageError("fsck checks the built-in store: use --backend builtin [--store DIR]")
+    report = gc.fsck(backend.store, repair=args.repair)
+    for digest in report.missing:
+        _out(f"missing: {digest}")
+    for digest in report.corrupt:
+        _out(f"corrupt: {digest}")
+    for problem in report.problems:
+        _out(f"problem: {problem}")
+    verb = "removed" if args.repair else "unreferenced"
+    if report.orphans:
+        hint = "" if args.repair else " (imgtui fsck --repair or imgtui prune removes them)"
+        _out(f"{verb}: {len(report.orphans)} blobs no image uses{hint}")
+    if report.temp_files:
+        _out(f"{verb}: {len(report.temp_files)} temporary files left by interrupted writes")
+    if report.ok:
+        _out(f"{backend.store.root}: ok")
+        return 0
+    _out(
+        f"{backend.store.root}: {len(report.missing)} missing, {len(report.corrupt)} corrupt, "
+        f"{len(report.problems)} other problems"
+    )
+    return 1
+
+
+def cmd_demo(backend: Backend, args: argparse.Namespace) -> int:
+    """Sample images, made on the spot: straight into the store, or loaded into the daemon."""
+    import tempfile
+
+    from imgtui import demo, reference
+    from imgtui.backends.builtin import BuiltinBackend
+    from imgtui.store import archive
+    from imgtui.store.layout import Store
+
+    if isinstance(backend, BuiltinBackend):
+        names = demo.make_demo(backend.store)
+        for name in names:
+            _out(f"Loaded image: {reference.familiar(name)}")
+    else:
+        with tempfile.TemporaryDirectory(prefix="imgtui-demo-") as tmp:
+            store = Store.open(Path(tmp) / "store")
+            demo.make_demo(store)
+            index = store.read_index()
+            chosen = [(e.descriptor, [e.name] if e.name else []) for e in index.entries]
+            path = Path(tmp) / "demo.tar"
+            archive.save_archive(store, chosen, path)
+            for event in backend.load(path):
+                if isinstance(event, StatusLine):
+                    _out(event.text)
+    _out("Run imgtui to browse them.")
+    return 0
+
+
 # ---------------------------------------------------------------------- parser
 
 
@@ -473,7 +600,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=BACKENDS,
         default=os.environ.get("IMGTUI_BACKEND", "auto"),
-        help="where images live: auto (default) or docker",
+        help="where images live: auto (default: Docker if a daemon answers, else the built-in "
+        "store), docker or builtin",
+    )
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="DIR",
+        help=f"the built-in store's folder (default: ${STORE_ENV} or the platform data folder)",
     )
     parser.add_argument("-H", "--host", help="daemon socket to connect to (as docker -H)")
     parser.add_argument("-c", "--context", help="docker context to use (as docker --context)")
@@ -640,6 +774,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", help="write to a file, instead of STDOUT")
+
+    p = verb("info", cmd_info, "Show which backend and location are in use")
+    _format_arg(p)
+
+    p = verb("fsck", cmd_fsck, "Verify the built-in store: every blob present and intact")
+    p.add_argument("--repair", action="store_true", help="remove unreferenced blobs and temp files")
+
+    verb("demo", cmd_demo, "Put sample images into the current store (no network needed)")
 
     p = verb("load", cmd_load, "Load an image from a tar archive or STDIN")
     p.add_argument("-i", "--input", help="read from tar archive file, instead of STDIN")

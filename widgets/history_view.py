@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from humanize import naturalsize
+from rich.text import Text
 from textual.widgets import DataTable
 
 from imgtui.backends.base import HistoryEntry
@@ -28,7 +29,7 @@ class HistoryView(DataTable[str]):
             lines = [text[j : j + width] for j in range(0, len(text), width)] or [""]
             self.add_row(
                 "" if e.empty_layer else naturalsize(e.size),
-                "\n".join(lines),
+                Text("\n".join(lines)),  # commands are not markup: SHELL ["/bin/sh", "-c"]
                 height=len(lines),
                 key=str(i),
             )

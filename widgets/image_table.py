@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from humanize import naturalsize, naturaltime
+from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
@@ -56,8 +57,8 @@ class ImageTable(DataTable[str]):
                 shared = "" if image.shared_size is None else naturalsize(image.shared_size)
                 used = "" if image.containers is None else str(image.containers)
                 self.add_row(
-                    repo,
-                    tag,
+                    Text(repo),  # never markup, whatever a name holds
+                    Text(tag),
                     image.short_id,
                     naturaltime(image.created, when=now),
                     naturalsize(image.size),

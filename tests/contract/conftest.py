@@ -37,10 +37,16 @@ import pytest
 from imgtui.backends.base import Backend
 from tests import services as svc
 from tests.contract.archives import SourceArchive, build_sources
-from tests.contract.harness import DockerHarness, Harness
+from tests.contract.harness import BuiltinHarness, DockerHarness, Harness
 
-# The one place a backend kind is added: "builtin" joins here when BuiltinBackend lands.
-BACKEND_KINDS = ("docker",)
+# The one place a backend kind is added, with what it can do. A test marked
+# `@pytest.mark.needs("run")` runs on every kind that has that capability, and only there.
+BACKEND_KINDS = ("docker", "builtin")
+CAPABILITIES = {
+    "docker": {"run", "build", "registry", "commit", "volumes", "build-cache"},
+    # The daemonless builder, sandboxed run/commit and the registry client come later.
+    "builtin": set(),
+}
 
 SCRATCH_ENV = "IMGTUI_TEST_SCRATCH_DOCKER_HOST"
 
@@ -79,9 +85,19 @@ def scratch_docker_host(docker_host: str) -> Iterator[str]:
     services.stop()
 
 
-@pytest.fixture(params=BACKEND_KINDS)
-def backend_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each contract test runs once per backend kind that has every capability it needs."""
+    if "backend_kind" not in metafunc.fixturenames:
+        return
+    needed = {m.args[0] for m in metafunc.definition.iter_markers("needs")}
+    kinds = [k for k in BACKEND_KINDS if needed <= CAPABILITIES[k]]
+    metafunc.parametrize("backend_kind", kinds)
+
+
+@pytest.fixture(scope="session")
+def builtin_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's shared built-in store (the builtin twin of the shared engine)."""
+    return tmp_path_factory.mktemp("builtin-store") / "store"
 
 
 def make_harness(
@@ -104,9 +120,11 @@ def make_harness(
             host = request.getfixturevalue("docker_host")
             client = request.getfixturevalue("docker_client")
         return DockerHarness(host, client, sources, repo, workdir)
-    # if kind == "builtin":
-    #     store = workdir / "store" if isolated else <session store dir>
-    #     return BuiltinHarness(store, sources, repo, workdir)
+    if kind == "builtin":
+        store = (
+            workdir / "isolated-store" if isolated else request.getfixturevalue("builtin_store_dir")
+        )
+        return BuiltinHarness(store, sources, repo, workdir)
     raise AssertionError(f"no harness for backend kind {kind!r}")
 
 

@@ -311,3 +311,113 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class BuiltinHarness(Harness):
+    """The built-in store; arranging goes through the Store API, never the backend's own answers."""
+
+    kind = "builtin"
+
+    def __init__(
+        self, store_dir: Path, sources: Mapping[str, SourceArchive], repo: str, workdir: Path
+    ) -> None:
+        self.store_dir = store_dir
+        self._containers: list[str] = []
+        super().__init__(self._make_backend(), sources, repo, workdir)
+
+    def _make_backend(self) -> Backend:
+        from imgtui.backends.builtin import BuiltinBackend
+
+        return BuiltinBackend(self.store_dir)
+
+    @property
+    def location(self) -> str:
+        return str(self.store_dir)
+
+    def _store(self) -> Any:
+        from imgtui.store.layout import Store
+
+        return Store.open(self.store_dir)
+
+    def ensure_base(self) -> str:
+        if not self.exists(BASE_REF):
+            list(self.backend.load(self.sources["base"].path))
+        return BASE_REF
+
+    def exists(self, ref: str) -> bool:
+        from imgtui import reference
+        from imgtui.store.images import FactsCache, stored_images
+
+        store = self._store()
+        index = store.read_index()
+        try:
+            name = reference.normalize(ref)
+        except Exception:
+            name = None
+        if name is not None and index.get(name) is not None:
+            return True
+        hexpart = ref.removeprefix("sha256:")
+        return any(
+            i.id.removeprefix("sha256:").startswith(hexpart)
+            for i in stored_images(index, FactsCache(store))
+        )
+
+    def container_using(self, image: str, command: Sequence[str] = ("true",)) -> ContainerRef:
+        from imgtui.store import containers
+
+        backend = self.backend
+        cid = backend.create_container(image, command=command)  # type: ignore[attr-defined]
+        self._containers.append(cid)
+        return ContainerRef(cid, containers.find(self._store(), cid).name)
+
+    def running_container(self, image: str) -> ContainerRef:
+        raise NotImplementedError("the built-in store runs no containers yet (capability 'run')")
+
+    def ran_container(self, image: str, script: str) -> ContainerRef:
+        raise NotImplementedError("the built-in store runs no containers yet (capability 'run')")
+
+    def container_exists(self, container_id: str) -> bool:
+        from imgtui.store import containers
+
+        try:
+            containers.find(self._store(), container_id)
+        except containers.ContainerError:
+            return False
+        return True
+
+    def make_volume(self) -> str | None:
+        return None
+
+    def volume_exists(self, name: str) -> bool:
+        return False
+
+    def unreachable(self) -> dict[str, Unreachable]:
+        from imgtui.backends.builtin import BuiltinBackend
+
+        blocker = self.workdir / "not-a-folder"
+        blocker.write_text("a file where the store's parent folder should be\n")
+        return {
+            "file-in-the-way": Unreachable(
+                lambda: BuiltinBackend(blocker / "store"), str(blocker / "store")
+            ),
+        }
+
+    def wipe(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.store_dir, ignore_errors=True)
+
+    def cleanup(self) -> None:
+        from imgtui.store import containers
+
+        super().cleanup()
+        store = self._store()
+        for cid in self._containers:
+            with contextlib.suppress(containers.ContainerError):
+                containers.remove(store, containers.find(store, cid))
+        from imgtui import reference
+
+        with store.locked() as index:
+            for name in list(index.named()):
+                if reference.familiar(name).startswith(self.repo):
+                    index.remove_name(name)

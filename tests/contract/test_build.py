@@ -21,7 +21,7 @@ from tests.contract.archives import read_file
 from tests.contract.harness import BASE_REF, Harness
 from tests.contract.helpers import assert_user_message, build, of_type
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.needs("build")]
 
 
 # Builds run on the isolated engine/store: a failed build keeps the images of its finished steps

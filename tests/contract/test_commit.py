@@ -16,7 +16,7 @@ from tests.contract.archives import read_file
 from tests.contract.harness import Harness
 from tests.contract.helpers import IMAGE_ID, assert_user_message
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.needs("commit"), pytest.mark.needs("run")]
 
 
 def test_commit_a_container(harness: Harness, backend: Backend, tmp_path: Path) -> None:

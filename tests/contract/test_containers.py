@@ -8,7 +8,7 @@ from imgtui.backends.base import Backend, ContainerSummary
 from tests.contract.harness import Harness
 from tests.contract.helpers import assert_aware
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.needs("run")]
 
 
 def test_all_lists_a_stopped_container(harness: Harness, backend: Backend) -> None:

@@ -73,6 +73,7 @@ def test_layers_size_counts_each_layer_once(isolated: Harness) -> None:
     assert du.images_reclaimable == du.layers_size  # no container uses either
 
 
+@pytest.mark.needs("run")
 def test_containers_in_disk_usage(harness: Harness, backend: Backend) -> None:
     img = harness.put("layered", tags=("c",))
     stopped = harness.container_using(img.ref)

@@ -72,6 +72,7 @@ def test_images_lists_dangling_images_by_default(harness: Harness, backend: Back
     assert s.dangling
 
 
+@pytest.mark.needs("build")
 def test_all_shows_intermediate_images(harness: Harness, backend: Backend, tmp_path) -> None:
     harness.ensure_base()
     _, result = build(

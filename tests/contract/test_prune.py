@@ -46,6 +46,7 @@ def test_prune_removes_dangling_images_only(isolated: Harness) -> None:
     assert again.deleted_images == () and again.space_reclaimed == 0
 
 
+@pytest.mark.needs("run")
 def test_prune_all_spares_images_used_by_containers(isolated: Harness) -> None:
     backend = isolated.backend
     unused = isolated.put("layered", tags=("unused",), extra_layer=True)
@@ -97,6 +98,7 @@ def test_prune_until_garbage_is_refused(isolated: Harness) -> None:
     assert isolated.exists(kept.id)
 
 
+@pytest.mark.needs("run")
 def test_system_prune(isolated: Harness) -> None:
     backend = isolated.backend
     used_by_stopped = isolated.put("layered", tags=("stopped",), extra_layer=True)
@@ -132,6 +134,7 @@ def test_system_prune(isolated: Harness) -> None:
         assert not isolated.volume_exists(volume)
 
 
+@pytest.mark.needs("build")
 def test_prune_build_cache(isolated: Harness, tmp_path: Path) -> None:
     backend = isolated.backend
     isolated.ensure_base()

@@ -15,7 +15,7 @@ from tests.contract.archives import LoadedImage
 from tests.contract.harness import Harness, closed_port
 from tests.contract.helpers import assert_user_message, of_type
 
-pytestmark = [pytest.mark.engine, pytest.mark.registry]
+pytestmark = [pytest.mark.engine, pytest.mark.registry, pytest.mark.needs("registry")]
 
 
 def pushed(

@@ -70,6 +70,7 @@ def _built_with_parents(harness: Harness, backend: Backend, ctx: Path) -> tuple[
     return result.image_id, parent
 
 
+@pytest.mark.needs("build")
 def test_remove_prunes_untagged_parents(harness: Harness, backend: Backend, tmp_path: Path) -> None:
     image_id, parent = _built_with_parents(harness, backend, tmp_path / "ctx")
     result = backend.remove(harness.ref("built"))
@@ -79,6 +80,7 @@ def test_remove_prunes_untagged_parents(harness: Harness, backend: Backend, tmp_
     assert harness.exists(BASE_REF), "tagged ancestors stay"
 
 
+@pytest.mark.needs("build")
 def test_remove_no_prune_keeps_parents(harness: Harness, backend: Backend, tmp_path: Path) -> None:
     image_id, parent = _built_with_parents(harness, backend, tmp_path / "ctx")
     result = backend.remove(harness.ref("built"), no_prune=True)
@@ -113,6 +115,7 @@ def test_force_removes_an_image_used_by_a_stopped_container(
     assert harness.container_exists(container.id)
 
 
+@pytest.mark.needs("run")
 def test_an_image_used_by_a_running_container_cannot_be_forced_away(
     harness: Harness, backend: Backend
 ) -> None:

@@ -8,9 +8,7 @@ is turned into a BackendError subclass with the daemon's own one-line message.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
@@ -35,9 +33,7 @@ from imgtui.backends.base import (
     ContainerSummary,
     ContainerUsage,
     DiskUsage,
-    HealthCheck,
     HistoryEntry,
-    ImageConfig,
     ImageDetail,
     ImageFilter,
     ImageNotFound,
@@ -53,8 +49,10 @@ from imgtui.backends.base import (
     StatusLine,
     VolumeUsage,
 )
+from imgtui.backends.convert import image_config, parse_until
 from imgtui.backends.docker_endpoint import DockerEndpoint
 from imgtui.backends.docker_http import DockerHTTPError, LeanDockerClient
+from imgtui.fsutil import atomic_file
 
 T = TypeVar("T")
 
@@ -283,7 +281,7 @@ class DockerBackend:
         until = None
         if filters is not None:
             # Daemons before API 1.4x refuse `until` on image lists: apply it here, for all.
-            until = _until(filters.until)
+            until = parse_until(filters.until)
             f = _filters_dict(filters)
             f.pop("until", None)
             if f:
@@ -341,7 +339,7 @@ class DockerBackend:
     def prune_images(self, *, all: bool = False, until: str | None = None) -> PruneReport:
         filters: dict[str, Any] = {"dangling": "false" if all else "true"}
         if until:
-            _until(until)  # the daemon's own complaint is an HTTP 500 with Go's layout text
+            parse_until(until)  # the daemon's own complaint is an HTTP 500 with Go's layout text
             filters["until"] = until
         api = self._api()
         res = self._call(lambda: api.prune_images(filters=filters), what="image prune")
@@ -562,21 +560,13 @@ class DockerBackend:
             what=", ".join(refs),
         )
         self._call(lambda: api._raise_for_status(res), what=", ".join(refs))
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest_dir)
         done = 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic_file(dest) as out:
                 for chunk in self._call(lambda: res.iter_content(1 << 20), "save"):
                     out.write(chunk)
                     done += len(chunk)
                     yield BytesProgress(done)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
         finally:
             res.close()
 
@@ -767,21 +757,6 @@ def _pull_error(message: str, ref: str) -> BackendError:
     return RegistryError(msg)
 
 
-def _until(value: str | None) -> datetime | None:
-    """An `until` filter value as docker reads it, or InvalidArgument saying what is wrong."""
-    if not value:
-        return None
-    from imgtui import fmt
-
-    try:
-        return fmt.parse_timestamp(value, datetime.now(timezone.utc))
-    except ValueError:
-        raise InvalidArgument(
-            f"invalid filter 'until={value}': expected a duration (24h, 90m), "
-            "a unix timestamp or an RFC 3339 date"
-        ) from None
-
-
 def _is_output(line: str) -> bool:
     """A line the build step's command printed (not the builder's own bookkeeping)."""
     text = line.strip()
@@ -819,41 +794,6 @@ def _image_summary(i: dict[str, Any]) -> ImageSummary:
     )
 
 
-def _strings(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(v) for v in value)
-
-
-def _image_config(c: dict[str, Any] | None) -> ImageConfig:
-    c = c or {}
-    hc = c.get("Healthcheck")
-    return ImageConfig(
-        user=c.get("User") or "",
-        env=tuple(c.get("Env") or ()),
-        entrypoint=_strings(c.get("Entrypoint")),
-        cmd=_strings(c.get("Cmd")),
-        working_dir=c.get("WorkingDir") or "",
-        labels=dict(c.get("Labels") or {}),
-        exposed_ports=tuple(sorted((c.get("ExposedPorts") or {}).keys())),
-        volumes=tuple(sorted((c.get("Volumes") or {}).keys())),
-        stop_signal=c.get("StopSignal") or "",
-        shell=_strings(c.get("Shell")),
-        on_build=tuple(c.get("OnBuild") or ()),
-        healthcheck=HealthCheck(
-            test=tuple(hc.get("Test") or ()),
-            interval_ns=int(hc.get("Interval") or 0),
-            timeout_ns=int(hc.get("Timeout") or 0),
-            start_period_ns=int(hc.get("StartPeriod") or 0),
-            retries=int(hc.get("Retries") or 0),
-        )
-        if hc
-        else None,
-    )
-
-
 def _image_detail(raw: dict[str, Any]) -> ImageDetail:
     return ImageDetail(
         id=raw["Id"],
@@ -864,7 +804,7 @@ def _image_detail(raw: dict[str, Any]) -> ImageDetail:
         architecture=raw.get("Architecture") or "",
         os=raw.get("Os") or "",
         variant=raw.get("Variant") or "",
-        config=_image_config(raw.get("Config")),
+        config=image_config(raw.get("Config")),
         layers=tuple((raw.get("RootFS") or {}).get("Layers") or ()),
         parent_id=raw.get("Parent") or "",
         comment=raw.get("Comment") or "",

@@ -1,0 +1,187 @@
+"""Layer blobs: decompression, their uncompressed digest (diff_id) and docker-like sizes.
+
+Every figure about a layer comes from one streaming pass over its tar, done once when the layer
+enters the store and cached in the side folder by blob digest (blobs never change, so the cache
+never goes stale; if it is dropped it is rebuilt on demand). Sizes are counted the way docker's
+classic store counts a layer's diff: file contents plus symlink targets, so imgtui's SIZE column
+reads like `docker images`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+from imgtui.store import oci
+from imgtui.store.layout import Store
+from imgtui.store.oci import FormatError
+
+# A layer may expand to at most this many times its compressed size, and this much in all:
+# more is taken as a decompression bomb.
+MAX_RATIO = 1000
+MAX_UNCOMPRESSED = 64 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    digest: str  # the blob as stored (compressed or not)
+    diff_id: str  # sha256 of the uncompressed tar
+    size: int  # docker-like content size
+    compression: str  # gzip, zstd or tar
+    entries: int
+
+
+class _Counting:
+    """A read-only stream wrapper that hashes and counts what passes through."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+        self.count = 0
+        self.limit = limit
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise FormatError(
+                f"layer expands to more than {self.limit} bytes (decompression bomb?)"
+            )
+        self.hash.update(data)
+        return data
+
+
+def decompressed(stream: IO[bytes], compression: str) -> IO[bytes]:
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    if compression == "zstd":
+        try:
+            import zstandard
+        except ImportError:
+            raise FormatError(
+                "zstd-compressed layer, but the zstandard package is missing"
+            ) from None
+        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+    return stream
+
+
+@contextlib.contextmanager
+def open_layer(store: Store, digest: str) -> Iterator[IO[bytes]]:
+    """The uncompressed tar stream of a layer blob."""
+    with store.open_blob(digest) as f:
+        head = f.read(4)
+        f.seek(0)
+        yield decompressed(f, oci.layer_compression(head))
+
+
+def scan_layer(stream: IO[bytes], compressed_size: int, where: str) -> LayerInfo:
+    """One pass over a layer: diff_id, content size, entry count; refuses hostile tars."""
+    head = stream.read(4)
+    compression = oci.layer_compression(head)
+    raw = _Prefixed(head, stream)
+    limit = min(MAX_UNCOMPRESSED, max(compressed_size, 1 << 20) * MAX_RATIO)
+    counting = _Counting(decompressed(raw, compression), limit)  # type: ignore[arg-type]
+    size = 0
+    entries = 0
+    try:
+        with tarfile.open(fileobj=counting, mode="r|") as tar:  # type: ignore[call-overload]
+            for member in tar:
+                entries += 1
+                check_member(member, where)
+                if member.isreg():
+                    size += member.size
+                elif member.issym():
+                    size += len(member.linkname.encode())
+        while counting.read(1 << 20):  # tar's zero padding after the end marker
+            pass
+    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        if isinstance(e, FormatError):
+            raise
+        raise FormatError(f"{where}: not a valid layer tar ({e})") from None
+    return LayerInfo(
+        digest="",
+        diff_id="sha256:" + counting.hash.hexdigest(),
+        size=size,
+        compression=compression,
+        entries=entries,
+    )
+
+
+def check_member(member: tarfile.TarInfo, where: str) -> None:
+    """Refuse layer entries that could reach outside a root filesystem when unpacked."""
+    name = member.name
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise FormatError(f"{where}: entry {name!r} climbs out of the root with '..'")
+    if member.islnk():
+        target = [p for p in member.linkname.split("/") if p not in ("", ".")]
+        if ".." in target:
+            raise FormatError(f"{where}: hard link {name!r} points outside the root")
+    if member.ischr() or member.isblk():
+        # Device nodes are legitimate in base images (/dev/null …): unpacking decides.
+        return
+    base = parts[-1] if parts else ""
+    if base.startswith(".wh.") and base != ".wh..wh..opq" and len(base) == 4:
+        raise FormatError(f"{where}: whiteout {name!r} names nothing")
+
+
+class _Prefixed:
+    """A stream with some already-read bytes put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0:
+                data, self.head = self.head + self.rest.read(), b""
+                return data
+            data, self.head = self.head[:n], self.head[n:]
+            if len(data) < n:
+                data += self.rest.read(n - len(data))
+            return data
+        return self.rest.read(n)
+
+
+def _cache_path(store: Store, digest: str) -> Path:
+    oci.check_digest(digest)
+    return store.cache / "layers" / (digest.split(":", 1)[1] + ".json")
+
+
+def remember(store: Store, info: LayerInfo) -> None:
+    """Cache a layer's figures (best effort: a lost write only costs a rescan)."""
+    path = _cache_path(store, info.digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(asdict(info), out)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def layer_info(store: Store, digest: str) -> LayerInfo:
+    """A layer's figures, from the cache or by scanning the blob once."""
+    path = _cache_path(store, digest)
+    try:
+        data = json.loads(path.read_text())
+        return LayerInfo(**data)
+    except (OSError, ValueError, TypeError):
+        pass
+    with store.open_blob(digest) as f:
+        info = scan_layer(f, store.blob_size(digest), f"layer {digest}")
+    info = LayerInfo(digest, info.diff_id, info.size, info.compression, info.entries)
+    remember(store, info)
+    return info
