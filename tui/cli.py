@@ -534,12 +534,28 @@ def cmd_fsck(backend: Backend, args: argparse.Namespace) -> int:
         _out(f"corrupt: {digest}")
     for problem in report.problems:
         _out(f"problem: {problem}")
-    verb = "removed" if args.repair else "unreferenced"
-    if report.orphans:
-        hint = "" if args.repair else " (imgtui fsck --repair or imgtui prune removes them)"
-        _out(f"{verb}: {len(report.orphans)} blobs no image uses{hint}")
-    if report.temp_files:
-        _out(f"{verb}: {len(report.temp_files)} temporary files left by interrupted writes")
+    repaired = report.repaired
+    if repaired is not None:
+        if repaired.removed or repaired.temp_files_removed:
+            _out(
+                f"removed: {len(repaired.removed)} unreferenced blobs and "
+                f"{repaired.temp_files_removed} temporary files"
+            )
+        if repaired.deferred:
+            _out(
+                f"kept for now: {len(repaired.deferred)} unreferenced blobs (a load is in "
+                "flight or the store has problems; run fsck --repair again)"
+            )
+    else:
+        if report.orphans:
+            _out(
+                f"unreferenced: {len(report.orphans)} blobs no image uses "
+                "(imgtui fsck --repair or imgtui prune removes them)"
+            )
+        if report.temp_files:
+            _out(
+                f"unreferenced: {len(report.temp_files)} temporary files left by interrupted writes"
+            )
     if report.ok:
         _out(f"{backend.store.root}: ok")
         return 0

@@ -962,7 +962,15 @@ def make_demo(store: Store, *, now: datetime | None = None) -> list[str]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     when = when.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    named, dangling = _build_all(_Builder(store, when))
+    # The shared ingest lock keeps a concurrent prune from sweeping blobs not yet named.
+    with store.ingesting():
+        named, dangling = _build_all(_Builder(store, when))
+        _name_all(store, named, dangling)
+    return [familiar(normalize(name)) for name, _ in named]
+
+
+def _name_all(store: Store, named: list[tuple[str, Any]], dangling: Any) -> None:
+    """All names in one index change, after every blob is written."""
     web_name = normalize("demo/web:1.2")
     with store.locked() as index:
         # The old build of demo/web gets the tag first, then loses it to the new one: it stays
@@ -974,7 +982,6 @@ def make_demo(store: Store, *, now: datetime | None = None) -> list[str]:
         index.add_dangling(dangling.manifest)
         keep = {image.manifest.digest for _, image in named} | {dangling.manifest.digest}
         _drop_stale(store, index, keep)
-    return [familiar(normalize(name)) for name, _ in named]
 
 
 def _drop_stale(store: Store, index: Index, keep: set[str]) -> None:

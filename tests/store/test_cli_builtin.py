@@ -114,3 +114,21 @@ def test_auto_uses_the_store_when_no_daemon_answers(tmp_path: Path) -> None:
 def test_default_store_follows_the_platform_data_folder(tmp_path: Path) -> None:
     info = imgtui(tmp_path, "--backend", "builtin", "info").stdout
     assert f"Location:  {tmp_path / 'data' / 'imgtui' / 'store'}" in info
+
+
+def test_save_load_keeps_the_original_dockerfile(tmp_path: Path, demo_store: Path) -> None:
+    """demo/worker carries its Dockerfile as a blob; it must travel through save and load."""
+    archive = tmp_path / "worker.tar"
+    imgtui(tmp_path, "--store", str(demo_store), "save", "-o", str(archive), "demo/worker:dev")
+    fresh = tmp_path / "fresh"
+    out = imgtui(tmp_path, "--store", str(fresh), "load", "-i", str(archive)).stdout
+    assert out == "Loaded image: demo/worker:dev\n"
+    assert imgtui(tmp_path, "--store", str(fresh), "fsck").stdout.strip().endswith(": ok")
+    from imgtui.store import oci
+    from imgtui.store.layout import Store
+
+    store = Store.open(fresh)
+    entry = store.read_index().get("docker.io/demo/worker:dev")
+    assert entry is not None
+    dockerfile = store.read_manifest(entry.digest).annotations[oci.DOCKERFILE_ANNOTATION]
+    assert b"FROM" in store.read_blob(dockerfile)

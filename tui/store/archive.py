@@ -604,6 +604,20 @@ class _Importer:
                 raise self.fail(f"{where} layer {i} {layer.digest} is not in the archive")
             file, _ = self.archive.resolve(name, f"{where} layer {i}")
             self.layer(file, f"layer {name!r}", diff_id, layer.digest, layer.size)
+        dockerfile = manifest.annotations.get(oci.DOCKERFILE_ANNOTATION)
+        if (
+            dockerfile
+            and oci.DIGEST_RE.match(dockerfile)
+            and self.archive.has(_blob_name(dockerfile))
+        ):
+            file, _ = self.archive.resolve(_blob_name(dockerfile), f"{where} Dockerfile")
+            with self.archive.open(file) as f:
+                self.store.write_blob(
+                    f,
+                    expected_digest=dockerfile,
+                    max_size=oci.MAX_JSON_BLOB,
+                    where=f"{where} Dockerfile",
+                )
         self.store.write_blob(config_data, expected_digest=manifest.config.digest)
         digest, size = self.store.write_blob(candidate.data, expected_digest=desc.digest)
         return Descriptor(desc.media_type, digest, size)
@@ -934,6 +948,9 @@ class _SavePlan:
             raise StoreError(f"manifest {desc.digest}: layers and config diff_ids differ in number")
         self._blob(desc.digest)
         self._blob(manifest.config.digest)
+        dockerfile = manifest.annotations.get(oci.DOCKERFILE_ANNOTATION)
+        if dockerfile and oci.DIGEST_RE.match(dockerfile) and self.store.has_blob(dockerfile):
+            self._blob(dockerfile)  # the original Dockerfile travels with its image
         paths = []
         for layer, diff_id in zip(manifest.layers, diff_ids, strict=True):
             self._blob(layer.digest)

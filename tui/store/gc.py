@@ -240,7 +240,12 @@ class _Checker:
             return
         short = d.digest[:19]
         dockerfile = m.annotations.get(oci.DOCKERFILE_ANNOTATION)
-        if dockerfile and oci.DIGEST_RE.match(dockerfile) and dockerfile not in self.seen:
+        if (
+            dockerfile
+            and oci.DIGEST_RE.match(dockerfile)
+            and dockerfile not in self.seen
+            and self.store.has_blob(dockerfile)  # optional: tools that copy images may drop it
+        ):
             self.blob(dockerfile, None, f"Dockerfile of manifest {short}", keep=False)
         for i, layer in enumerate(m.layers):
             if layer.digest not in self.seen:

@@ -93,7 +93,8 @@ class Index:
         if previous is not None:
             if previous.digest == manifest.digest:
                 return None
-            self.entries.remove(previous)
+            # Descriptor equality ignores annotations: remove this very entry, not a twin
+            self.entries = [e for e in self.entries if e is not previous]
             if not self.names_of(previous.digest):
                 # docker keeps an image whose last tag moved away, as <none>:<none>
                 self.entries.append(IndexEntry(_nameless(previous.descriptor)))
@@ -113,7 +114,7 @@ class Index:
         entry = self.get(name)
         if entry is None:
             raise KeyError(name)
-        self.entries.remove(entry)
+        self.entries = [e for e in self.entries if e is not entry]
         self.changed = True
         return entry
 
