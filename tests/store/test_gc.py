@@ -225,13 +225,23 @@ def test_fsck_finds_a_missing_blob(store: Store) -> None:
     assert report.orphans == () and report.corrupt == ()
 
 
-def test_fsck_finds_missing_config_and_dockerfile(store: Store) -> None:
+def test_fsck_finds_a_missing_config_but_not_an_absent_dockerfile(store: Store) -> None:
+    """The Dockerfile blob is optional (tools copying images may drop it); a config is not."""
     built = add_image(store, "docker.io/library/built:1", [BASE], dockerfile=b"FROM scratch\n")
     m = store.read_manifest(built.digest)
     dockerfile = m.annotations[oci.DOCKERFILE_ANNOTATION]
     blob_file(store, dockerfile).unlink()
+    assert gc.fsck(store).ok
     blob_file(store, m.config.digest).unlink()
-    assert set(gc.fsck(store).missing) == {dockerfile, m.config.digest}
+    assert set(gc.fsck(store).missing) == {m.config.digest}
+
+
+def test_fsck_verifies_a_present_dockerfile(store: Store) -> None:
+    built = add_image(store, "docker.io/library/built:1", [BASE], dockerfile=b"FROM scratch\n")
+    dockerfile = store.read_manifest(built.digest).annotations[oci.DOCKERFILE_ANNOTATION]
+    path = blob_file(store, dockerfile)
+    path.write_bytes(b"FROM evil\n")
+    assert dockerfile in gc.fsck(store).corrupt
 
 
 def test_fsck_finds_a_corrupted_blob(store: Store) -> None:
