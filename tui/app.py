@@ -1,25 +1,26 @@
-"""The Textual app: the image list beside the history and Dockerfile of the highlighted image."""
+"""The Textual app: the main screen, the header, live refresh, and riding out a lost daemon."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from imgtui.analysis import dockerfile
-from imgtui.backends.base import Backend
-from imgtui.messages import DetailsLoaded, ImagesLoaded, InfoLoaded
+from imgtui import commands
+from imgtui.backends.base import Backend, BackendError, BackendInfo, BackendUnavailable
+from imgtui.messages import BackendBack, BackendChanged, BackendLost, EventsStopped, InfoLoaded
+from imgtui.screens.main import MainScreen
 from imgtui.styles import STYLESHEETS
-from imgtui.widgets.dockerfile_view import DockerfileView
-from imgtui.widgets.history_view import HistoryView
-from imgtui.widgets.image_table import ImageTable
 
 
 def _utcnow() -> datetime:
@@ -27,98 +28,201 @@ def _utcnow() -> datetime:
 
 
 class ImgtuiApp(App[None]):
-    """The backend is passed in, so tests can hand it a real engine or a store in tmp_path."""
+    """The backend is passed in: tests hand it a fake, a real engine or a store in tmp_path."""
 
     TITLE = "imgtui"
     CSS_PATH = STYLESHEETS
-    BINDINGS = [
-        Binding("r", "refresh", "Refresh"),
-        Binding("q", "quit", "Quit"),
-    ]
+    BINDINGS = [Binding("q", "quit", "Quit")]
+    RETRY_SECONDS = 3.0  # how often an unreachable backend is asked again
+    REFRESH_DEBOUNCE = 0.3  # seconds of quiet before a burst of events becomes one reload
+    REFRESH_MAX_WAIT = 1.5  # ...but a steady stream still reloads at least this often
 
-    def __init__(self, backend: Backend, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self, backend: Backend, clock: Callable[[], datetime] | datetime = _utcnow
+    ) -> None:
         super().__init__()
         self.backend = backend
-        self.clock = clock
+        if isinstance(clock, datetime):
+            frozen = clock
+            self.clock: Callable[[], datetime] = lambda: frozen
+        else:
+            self.clock = clock
+        self.info: BackendInfo | None = None
+        self.offline = ""  # the backend's error while it is unreachable, else ""
+        self.events_seen = 0  # change events received (tests and the curious)
+        self.live_reloads = 0  # reloads those events caused after debouncing
+        self.main_screen: MainScreen  # made by get_default_screen, inside the app's context
+        self._events_thread: threading.Thread | None = None
+        self._shutting_down = threading.Event()
+        self._refresh_timer: Timer | None = None
+        self._refresh_since = 0.0
+        self._retry_timer: Timer | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="main"):
-            yield ImageTable(id="image-table")
-            with TabbedContent(id="details"):
-                with TabPane("History", id="history-tab"):
-                    yield HistoryView(id="history-view")
-                with TabPane("Dockerfile", id="dockerfile-tab"):
-                    yield DockerfileView(id="dockerfile-view")
-        yield Static("", id="status-line")
-        yield Footer()
+    def get_default_screen(self) -> Screen[None]:
+        self.main_screen = MainScreen(self.backend, self.clock)
+        return self.main_screen
 
     def on_mount(self) -> None:
+        self.refresh_header()
         self.load_info()
-        self.load_images()
+        self.start_events()
 
-    def action_refresh(self) -> None:
-        self.load_images()
+    def on_unmount(self) -> None:
+        self._shutting_down.set()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, MainScreen):
+            yield from commands.system_commands(screen.run_command)
+
+    @property
+    def is_idle(self) -> bool:
+        """No worker runs and no reload or details load is waiting: what tests wait for."""
+        return (
+            all(w.is_finished for w in self.workers)
+            and self._refresh_timer is None
+            and not self.main_screen.details_pending
+        )
+
+    # ------------------------------------------------------------------ header
+
+    def refresh_header(self) -> None:
+        """Backend, where it is, totals, and a warning while it does not answer."""
+        if self.info is not None:
+            parts = [self.info.name, self.info.location]
+            if self.info.version:
+                parts.append(self.info.version)
+        else:
+            parts = [self.backend.name]
+        if self.main_screen.totals:
+            parts.append(self.main_screen.totals)
+        if self.offline:
+            parts.append("⚠ unreachable — retrying")
+        self.sub_title = " · ".join(parts)
 
     @work(thread=True, exclusive=True, group="info", exit_on_error=False)
     def load_info(self) -> None:
         self.post_message(InfoLoaded(self.backend.info()))
 
-    @work(thread=True, exclusive=True, group="images", exit_on_error=False)
-    def load_images(self) -> None:
-        images = self.backend.images()
-        images.sort(key=lambda i: i.created, reverse=True)
-        self.post_message(ImagesLoaded(images))
-
-    @work(thread=True, exclusive=True, group="details", exit_on_error=False)
-    def load_details(self, image_id: str) -> None:
-        history = self.backend.history(image_id)
-        config = self.backend.inspect(image_id).config
-        self.post_message(DetailsLoaded(image_id, history, dockerfile.reconstruct(history, config)))
-
     @on(InfoLoaded)
     def show_info(self, event: InfoLoaded) -> None:
-        info = event.info
-        self.sub_title = f"{info.name} · {info.location}" + (
-            f" · {info.version}" if info.version else ""
-        )
-
-    @on(ImagesLoaded)
-    def show_images(self, event: ImagesLoaded) -> None:
-        table = self.query_one(ImageTable)
-        table.show(event.images, self.clock())
-        total = sum(i.size for i in event.images)
-        from humanize import naturalsize
-
-        self.query_one("#status-line", Static).update(
-            f"{len(event.images)} images · {naturalsize(total)}"
-        )
-        image = table.current_image
-        if image is not None:
-            self.load_details(image.id)
-
-    @on(ImageTable.Highlighted)
-    def follow_cursor(self, event: ImageTable.Highlighted) -> None:
-        self.load_details(event.image.id)
-
-    @on(DetailsLoaded)
-    def show_details(self, event: DetailsLoaded) -> None:
-        current = self.query_one(ImageTable).current_image
-        if current is not None and current.id != event.image_id:
-            return  # the cursor moved on while this loaded
-        self.query_one(HistoryView).show(event.history)
-        self.query_one(DockerfileView).show(event.dockerfile)
+        self.info = event.info
+        self.refresh_header()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR:
-            self.notify(str(event.worker.error), severity="error", timeout=8)
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, BackendUnavailable):
+            self.backend_lost(error)
+        else:
+            self.notify(str(error), severity="error", timeout=8)
+
+    # ------------------------------------------------------------------ live refresh
+
+    def start_events(self) -> None:
+        """Follow the backend's change stream, unless already following it."""
+        if self._events_thread is not None and self._events_thread.is_alive():
+            return
+        # A daemon thread, not a worker: events() blocks until the backend closes, and a
+        # worker that never ends would hold up app.workers.wait_for_complete() and exit.
+        self._events_thread = threading.Thread(
+            target=self._follow_events, name="imgtui-events", daemon=True
+        )
+        self._events_thread.start()
+
+    def _follow_events(self) -> None:
+        """Runs in the events thread: only posts messages, never touches a widget."""
+        try:
+            for event in self.backend.events():
+                if self._shutting_down.is_set() or not self.post_message(BackendChanged(event)):
+                    return
+        except BackendUnavailable as e:
+            self._post(BackendLost(e))
+        except BackendError as e:
+            self._post(EventsStopped(str(e)))
+        except Exception as e:  # a broken stream must say so, not end live refresh silently
+            self._post(EventsStopped(f"{type(e).__name__}: {e}"))
+
+    def _post(self, message: BackendLost | EventsStopped) -> None:
+        if not self._shutting_down.is_set():
+            with contextlib.suppress(RuntimeError):  # the loop closed under us: the app is gone
+                self.post_message(message)
+
+    @on(BackendChanged)
+    def schedule_reload(self, event: BackendChanged) -> None:
+        """Coalesce a burst (a pull is dozens of events) into one reload."""
+        self.events_seen += 1
+        now = time.monotonic()
+        if self._refresh_timer is None:
+            self._refresh_since = now
+        else:
+            self._refresh_timer.stop()
+        delay = min(self.REFRESH_DEBOUNCE, self._refresh_since + self.REFRESH_MAX_WAIT - now)
+        self._refresh_timer = self.set_timer(max(0.0, delay), self._live_reload)
+
+    def _live_reload(self) -> None:
+        self._refresh_timer = None
+        self.live_reloads += 1
+        self.main_screen.reload()
+
+    @on(EventsStopped)
+    def events_stopped(self, event: EventsStopped) -> None:
+        self.notify(
+            f"Live refresh stopped: {event.reason}. Press r to refresh.",
+            severity="warning",
+            timeout=8,
+        )
+
+    # ------------------------------------------------------------------ unreachable backend
+
+    @on(BackendLost)
+    def events_lost(self, event: BackendLost) -> None:
+        self.backend_lost(event.error)
+
+    def backend_lost(self, error: BackendError) -> None:
+        """Say it once, keep running, and ask again every few seconds."""
+        if self.offline:
+            return
+        self.offline = str(error) or "unreachable"
+        self.notify(
+            str(error),
+            title=f"{self.backend.name} unreachable: retrying every {self.RETRY_SECONDS:g} s",
+            severity="error",
+            timeout=10,
+        )
+        self._retry_timer = self.set_interval(self.RETRY_SECONDS, self.probe_backend)
+        self.refresh_header()
+        self.main_screen.show_status()
+
+    @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
+    def probe_backend(self) -> None:
+        try:
+            info = self.backend.info()
+        except BackendError:
+            return  # still away: the next tick asks again
+        self.post_message(BackendBack(info))
+
+    @on(BackendBack)
+    def backend_back(self, event: BackendBack) -> None:
+        if not self.offline:
+            return
+        self.offline = ""
+        if self._retry_timer is not None:
+            self._retry_timer.stop()
+            self._retry_timer = None
+        self.info = event.info
+        self.notify(f"{event.info.name} answers again at {event.info.location}", timeout=5)
+        self.refresh_header()
+        self.main_screen.show_status()
+        self.start_events()
+        self.main_screen.reload()
 
 
 def run_app(args: argparse.Namespace) -> int:
     """Open the backend the flags name, then hand the terminal to the app."""
     import sys
 
-    from imgtui.backends.base import BackendError
     from imgtui.cli import open_backend
 
     backend = open_backend(args)

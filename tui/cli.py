@@ -271,6 +271,10 @@ def cmd_inspect(backend: Backend, args: argparse.Namespace) -> int:
 def cmd_dockerfile(backend: Backend, args: argparse.Namespace) -> int:
     from imgtui.analysis import dockerfile
 
+    original = backend.original_dockerfile(args.image)
+    if original is not None:
+        _out(original)
+        return 0
     detail = backend.inspect(args.image)
     history = backend.history(args.image)
     _out(dockerfile.reconstruct(history, detail.config))

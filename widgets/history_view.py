@@ -1,35 +1,61 @@
-"""The layer history of one image, like `docker history --no-trunc`, commands wrapped."""
+"""The layer history of one image, like `docker history --no-trunc`: newest first, wrapped."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from humanize import naturalsize
 from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from imgtui.backends.base import HistoryEntry
+from imgtui.widgets.image_table import human_size
+
+SIZE_WIDTH = 9
 
 
 class HistoryView(DataTable[str]):
-    """Newest layer first; full commands, never cut (dive #356 asks for exactly that)."""
+    """Full commands, never cut (dive #356 and #376 ask for exactly that); re-wrapped on resize."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", **kwargs)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._entries: Sequence[HistoryEntry] = ()
+        self._wrapped_at = 0
 
     def on_mount(self) -> None:
-        self.add_column("SIZE", key="size")
+        self.add_column("SIZE", key="size", width=SIZE_WIDTH)
         self.add_column("CREATED BY", key="created_by")
 
     def show(self, entries: Sequence[HistoryEntry]) -> None:
+        """Replace the rows with `entries` (newest first, as backends return them)."""
+        self._entries = entries
+        self._fill()
+
+    def _fill(self) -> None:
         self.clear()
-        width = max(20, (self.size.width or 80) - 14)
-        for i, e in enumerate(entries):
+        # The size column, the cell padding of both columns and a scrollbar take the rest.
+        width = max(20, (self.size.width or 60) - SIZE_WIDTH - 6)
+        self._wrapped_at = width
+        for i, e in enumerate(self._entries):
             text = " ".join(e.created_by.split()) or f"({e.comment or 'no command'})"
-            lines = [text[j : j + width] for j in range(0, len(text), width)] or [""]
-            self.add_row(
-                "" if e.empty_layer else naturalsize(e.size),
-                Text("\n".join(lines)),  # commands are not markup: SHELL ["/bin/sh", "-c"]
-                height=len(lines),
-                key=str(i),
-            )
+            lines = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+            size = Text(human_size(e.size), justify="right")
+            if e.empty_layer or not e.size:
+                size.stylize("dim")
+            # Text, never markup: commands hold brackets such as SHELL ["/bin/sh", "-c"].
+            self.add_row(size, Text("\n".join(lines)), height=len(lines), key=str(i))
+
+    def on_resize(self, event: events.Resize) -> None:
+        width = max(20, event.size.width - SIZE_WIDTH - 6)
+        if self._entries and width != self._wrapped_at:
+            self._fill()

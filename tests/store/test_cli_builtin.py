@@ -132,3 +132,13 @@ def test_save_load_keeps_the_original_dockerfile(tmp_path: Path, demo_store: Pat
     assert entry is not None
     dockerfile = store.read_manifest(entry.digest).annotations[oci.DOCKERFILE_ANNOTATION]
     assert b"FROM" in store.read_blob(dockerfile)
+
+
+def test_dockerfile_shows_the_original_when_the_store_has_it(
+    tmp_path: Path, demo_store: Path
+) -> None:
+    s = ["--store", str(demo_store)]
+    original = imgtui(tmp_path, *s, "dockerfile", "demo/worker:dev").stdout
+    assert "reconstructed" not in original.lower() and original.startswith(("#", "FROM", "ARG"))
+    rebuilt = imgtui(tmp_path, *s, "dockerfile", "demo/web:1.2").stdout
+    assert "reconstructed" in rebuilt.lower()

@@ -10,7 +10,7 @@ from imgtui.demo import make_demo
 from imgtui.store.layout import Store
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import ImageTable
-from tests.tui.test_app_engine import _settle
+from tests.tui.test_app_engine import _settle, key_tour
 
 
 async def test_every_demo_image_shows_its_history(tmp_path: Path) -> None:
@@ -29,4 +29,15 @@ async def test_every_demo_image_shows_its_history(tmp_path: Path) -> None:
             assert image is not None
             # history text holds brackets (SHELL ["/bin/sh"…]) that must not be read as markup
             assert app.query_one(HistoryView).row_count == len(backend.history(image.id))
+    backend.close()
+
+
+async def test_keys_on_the_store(tmp_path: Path, monkeypatch) -> None:
+    make_demo(Store.open(tmp_path / "store"))
+    backend = BuiltinBackend(tmp_path / "store")
+    web = next(i for i in backend.images() if "demo/web:1.2" in i.repo_tags)
+    app = ImgtuiApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _settle(app, pilot)
+        await key_tour(app, pilot, web.id, "demo/web", monkeypatch)
     backend.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyperclip
 import pytest
 
 from imgtui.app import ImgtuiApp
@@ -9,6 +10,7 @@ from imgtui.backends.docker_sdk import DockerBackend
 from imgtui.widgets.dockerfile_view import DockerfileView
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import ImageTable
+from tests.conftest import BASE_REPO
 
 
 @pytest.fixture
@@ -19,12 +21,12 @@ def backend(docker_host: str, base_image: str):
 
 
 async def _settle(app: ImgtuiApp, pilot) -> None:
-    """Wait until no worker runs; exclusive workers cancel each other, so don't await them."""
+    """Wait until the app is idle: no worker, no debounced reload or details load pending."""
     for _ in range(200):
         await pilot.pause(0.05)
-        if all(w.is_finished for w in app.workers):
+        if app.is_idle:
             await pilot.pause()
-            if all(w.is_finished for w in app.workers):
+            if app.is_idle:
                 return
     raise AssertionError("workers did not finish")
 
@@ -38,14 +40,15 @@ async def test_lists_engine_images_and_shows_history(backend: DockerBackend, bas
         assert table.row_count == expected_rows
         assert "docker" in app.sub_title and backend.endpoint.base_url in app.sub_title
         # Put the cursor on the base image and check its details arrive.
-        keys = [k.value for k in table.rows]
-        index = next(i for i, k in enumerate(keys) if k.startswith(base_image))
+        ids = [row.image.id for row in table.rows]
+        index = ids.index(base_image)
         table.move_cursor(row=index)
         await _settle(app, pilot)
         history = app.query_one(HistoryView)
         assert history.row_count == len(backend.history(base_image))
-        dockerfile = str(app.query_one(DockerfileView).render())
-        assert dockerfile  # reconstructed text is shown
+        dockerfile = app.query_one(DockerfileView)
+        assert "FROM" in dockerfile.text  # reconstructed text is shown
+        assert "Reconstructed from history" in dockerfile.caption
         await pilot.press("r")
         await _settle(app, pilot)
         assert table.row_count == expected_rows
@@ -60,3 +63,32 @@ async def test_unreachable_daemon_is_a_notification_not_a_crash(tmp_path):
         messages = [n.message for n in app._notifications]
         assert any("cannot connect to the Docker daemon" in m for m in messages)
         assert app.query_one(ImageTable).row_count == 0
+        assert app.offline and "unreachable — retrying" in app.sub_title
+
+
+async def key_tour(app: ImgtuiApp, pilot, image_id: str, name: str, monkeypatch) -> None:
+    """The list keys once on a real backend: filter, sort, mark, copy, escape."""
+    copied: list[str] = []
+    monkeypatch.setattr(pyperclip, "copy", copied.append)
+    table = app.query_one(ImageTable)
+    await pilot.press("slash", *name, "enter")
+    assert table.row_count >= 1 and all(name in f"{r.repository}:{r.tag}" for r in table.rows)
+    index = next(n for n, r in enumerate(table.rows) if r.image.id == image_id)
+    table.move_cursor(index)
+    await _settle(app, pilot)
+    await pilot.press("y", "Y", "space")
+    await _settle(app, pilot)
+    assert copied[0] == image_id and "/" in copied[1]  # the id, then a full reference
+    assert [r.image.id for r in table.marked_rows] == [image_id]
+    for _ in range(3):
+        await pilot.press("s")
+    assert table.sort_key == "created"
+    await pilot.press("escape")
+    assert table.filter_text == ""
+
+
+async def test_keys_on_the_engine(backend: DockerBackend, base_image: str, monkeypatch) -> None:
+    app = ImgtuiApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await _settle(app, pilot)
+        await key_tour(app, pilot, base_image, BASE_REPO, monkeypatch)

@@ -270,6 +270,17 @@ class BuiltinBackend:
             )
         return entries
 
+    def original_dockerfile(self, ref: str) -> str | None:
+        """The Dockerfile blob a builder attached to the manifest (annotation), if any."""
+        from imgtui.store import oci
+
+        image = self._resolve(ref, self._images())
+        for m in image.manifests:
+            digest = self.store.read_manifest(m.digest).annotations.get(oci.DOCKERFILE_ANNOTATION)
+            if digest and oci.DIGEST_RE.match(digest) and self.store.has_blob(digest):
+                return self.store.read_blob(digest).decode("utf-8", errors="replace")
+        return None
+
     def tag(self, source: str, target: str) -> None:
         r = reference.parse_docker_ref(target)
         if r.digest:

@@ -322,6 +322,11 @@ class DockerBackend:
             )
         return out
 
+    def original_dockerfile(self, ref: str) -> str | None:
+        """The daemon keeps no Dockerfile with an image: callers reconstruct one from history."""
+        self.inspect(ref)  # an unknown image is still an error
+        return None
+
     def tag(self, source: str, target: str) -> None:
         from imgtui import reference
 
