@@ -140,20 +140,21 @@ class BuiltinBackend:
     ) -> list[ImageSummary]:
         images = self._images()
         users = _users(self.store)
-        out = [self._summary(i, users.get(i.id, 0)) for i in images]
+        shared = _shared_sizes(images)
+        out = [self._summary(i, users.get(i.id, 0), shared[i.id]) for i in images]
         if filters is not None:
             out = self._filter(out, images, filters)
         out.sort(key=lambda s: s.created, reverse=True)
         return out
 
-    def _summary(self, image: StoredImage, containers: int) -> ImageSummary:
+    def _summary(self, image: StoredImage, containers: int, shared: int) -> ImageSummary:
         return ImageSummary(
             id=image.id,
             repo_tags=tuple(reference.familiar(n) for n in image.names),
             repo_digests=(),
             created=parse_created(image.facts.created),
             size=image.facts.size,
-            shared_size=None,
+            shared_size=shared,
             containers=containers,
             labels=image.facts.labels,
         )
@@ -383,19 +384,15 @@ class BuiltinBackend:
     def disk_usage(self) -> DiskUsage:
         images = self._images()
         users = _users(self.store)
-        layer_users: dict[str, int] = {}
-        layer_size: dict[str, int] = {}
-        for image in images:
-            for digest, size in image.facts.sized_layers():
-                layer_users[digest] = layer_users.get(digest, 0) + 1
-                layer_size[digest] = size
+        shared = _shared_sizes(images)
+        layer_size = {d: s for i in images for d, s in i.facts.sized_layers()}
         usage = tuple(
             ImageUsage(
                 id=i.id,
                 repo_tags=tuple(reference.familiar(n) for n in i.names),
                 created=parse_created(i.facts.created),
                 size=i.facts.size,
-                shared_size=sum(s for d, s in i.facts.sized_layers() if layer_users[d] > 1),
+                shared_size=shared[i.id],
                 containers=users.get(i.id, 0),
             )
             for i in sorted(images, key=lambda i: i.facts.created, reverse=True)
@@ -585,6 +582,15 @@ def _normalized(ref: str) -> str | None:
         return reference.normalize(ref)
     except InvalidReference:
         return None
+
+
+def _shared_sizes(images: list[StoredImage]) -> dict[str, int]:
+    """Per image, the bytes of its layers that another image also uses (docker's SHARED SIZE)."""
+    layer_users: dict[str, int] = {}
+    for image in images:
+        for digest in set(image.facts.layers):
+            layer_users[digest] = layer_users.get(digest, 0) + 1
+    return {i.id: sum(s for d, s in i.facts.sized_layers() if layer_users[d] > 1) for i in images}
 
 
 def _users(store: Store) -> dict[str, int]:
