@@ -21,6 +21,7 @@ class Command:
     palette: str  # "topic: verb" in the command palette
     help: str  # one line for the palette and the help screen
     display: str = ""  # the key as the user sees it, when the name differs
+    in_footer: bool = True  # the footer fits about a dozen keys at 120 columns; all are in help
 
     @property
     def shown_key(self) -> str:
@@ -31,17 +32,31 @@ MAIN_COMMANDS: tuple[Command, ...] = (
     Command("slash", "focus_filter", "Filter", "list: filter", "Filter by name, tag or id", "/"),
     Command("s", "cycle_sort", "Sort", "list: sort", "Sort by name, created, size in turn"),
     Command("space", "toggle_mark", "Mark", "list: mark", "Mark or unmark a row for bulk actions"),
-    Command("r", "refresh", "Refresh", "list: refresh", "Reload the image list"),
+    Command("r", "refresh", "Refresh", "list: refresh", "Reload the image list", in_footer=False),
     Command("t", "tag", "Tag", "image: tag", "Give the image another name"),
     Command("d", "remove", "Remove", "image: remove", "Remove the marked rows, or this one"),
     Command("p", "pull", "Pull", "image: pull", "Pull an image from a registry"),
-    Command("P", "push", "Push", "image: push", "Push this tag to its registry"),
+    Command("P", "push", "Push", "image: push", "Push this tag to its registry", in_footer=False),
     Command("b", "build", "Build", "image: build", "Build an image from a Dockerfile"),
-    Command("c", "commit", "Commit", "container: commit", "Make an image from a container"),
+    Command(
+        "c",
+        "commit",
+        "Commit",
+        "container: commit",
+        "Make an image from a container",
+        in_footer=False,
+    ),
     Command("x", "cleanup", "Clean up", "images: clean up", "See what a prune frees, then prune"),
     Command("u", "disk_usage", "Disk", "view: disk usage", "Unique and shared bytes per image"),
     Command("y", "copy_id", "Copy id", "image: copy id", "Copy the image id"),
-    Command("Y", "copy_ref", "Copy ref", "image: copy reference", "Copy the full reference"),
+    Command(
+        "Y",
+        "copy_ref",
+        "Copy ref",
+        "image: copy reference",
+        "Copy the full reference",
+        in_footer=False,
+    ),
     Command("question_mark", "help", "Help", "view: help", "Every key on one screen", "?"),
 )
 
@@ -60,7 +75,8 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
 
 def bindings() -> list[Binding]:
     return [
-        Binding(c.key, c.action, c.footer, key_display=c.display or None) for c in MAIN_COMMANDS
+        Binding(c.key, c.action, c.footer, key_display=c.display or None, show=c.in_footer)
+        for c in MAIN_COMMANDS
     ]
 
 

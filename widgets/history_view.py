@@ -10,6 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from imgtui.backends.base import HistoryEntry
 from imgtui.widgets.image_table import human_size
@@ -54,6 +55,11 @@ class HistoryView(DataTable[str]):
                 size.stylize("dim")
             # Text, never markup: commands hold brackets such as SHELL ["/bin/sh", "-c"].
             self.add_row(size, Text("\n".join(lines)), height=len(lines), key=str(i))
+        # DataTable sizes auto-width columns only when its queue runs dry, without dropping its
+        # cell cache: a paint in between left commands cut at the header's width. Fix the width.
+        column = self.columns.get(ColumnKey("created_by"))
+        if column is not None:
+            column.width, column.auto_width = width, False
 
     def on_resize(self, event: events.Resize) -> None:
         width = max(20, event.size.width - SIZE_WIDTH - 6)

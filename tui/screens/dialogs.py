@@ -608,9 +608,8 @@ class RemoveDialog(Dialog[bool]):
         self.query_one("#force-box").set_class(needed, "-shown")
         ok = self.query_one("#ok", Button)
         ok.disabled = not found
-        if found:
-            ok.focus()
-        else:
+        # Focus stays on Cancel: a destructive confirm is never one stray Enter away.
+        if not found:
             self.show_message("Nothing here exists any more.", kind="error")
 
     def worker_succeeded(self, worker: Worker[Any]) -> None:
