@@ -10,7 +10,8 @@ from imgtui.demo import make_demo
 from imgtui.store.layout import Store
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import ImageTable
-from tests.tui.test_app_engine import _settle, key_tour
+from tests.tui.test_app_engine import key_tour
+from tests.tui.waiting import settle
 
 
 async def test_every_demo_image_shows_its_history(tmp_path: Path) -> None:
@@ -18,13 +19,13 @@ async def test_every_demo_image_shows_its_history(tmp_path: Path) -> None:
     backend = BuiltinBackend(tmp_path / "store")
     app = ImgtuiApp(backend)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         table = app.query_one(ImageTable)
         assert table.row_count == 7  # six names and one dangling image
         assert app.sub_title.startswith("builtin · ")
         for row in range(table.row_count):
             table.move_cursor(row=row)
-            await _settle(app, pilot)
+            await settle(app, pilot)
             image = table.current_image
             assert image is not None
             # history text holds brackets (SHELL ["/bin/sh"…]) that must not be read as markup
@@ -38,6 +39,6 @@ async def test_keys_on_the_store(tmp_path: Path, monkeypatch) -> None:
     web = next(i for i in backend.images() if "demo/web:1.2" in i.repo_tags)
     app = ImgtuiApp(backend)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await key_tour(app, pilot, web.id, "demo/web", monkeypatch)
     backend.close()

@@ -11,6 +11,7 @@ from imgtui.widgets.dockerfile_view import DockerfileView
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import ImageTable
 from tests.conftest import BASE_REPO
+from tests.tui.waiting import settle
 
 
 @pytest.fixture
@@ -20,21 +21,10 @@ def backend(docker_host: str, base_image: str):
     b.close()
 
 
-async def _settle(app: ImgtuiApp, pilot) -> None:
-    """Wait until the app is idle: no worker, no debounced reload or details load pending."""
-    for _ in range(200):
-        await pilot.pause(0.05)
-        if app.is_idle:
-            await pilot.pause()
-            if app.is_idle:
-                return
-    raise AssertionError("workers did not finish")
-
-
 async def test_lists_engine_images_and_shows_history(backend: DockerBackend, base_image: str):
     app = ImgtuiApp(backend)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         table = app.query_one(ImageTable)
         expected_rows = sum(max(1, len(i.repo_tags)) for i in backend.images())
         assert table.row_count == expected_rows
@@ -43,14 +33,14 @@ async def test_lists_engine_images_and_shows_history(backend: DockerBackend, bas
         ids = [row.image.id for row in table.rows]
         index = ids.index(base_image)
         table.move_cursor(row=index)
-        await _settle(app, pilot)
+        await settle(app, pilot)
         history = app.query_one(HistoryView)
         assert history.row_count == len(backend.history(base_image))
         dockerfile = app.query_one(DockerfileView)
         assert "FROM" in dockerfile.text  # reconstructed text is shown
         assert "Reconstructed from history" in dockerfile.caption
         await pilot.press("r")
-        await _settle(app, pilot)
+        await settle(app, pilot)
         assert table.row_count == expected_rows
         await pilot.press("q")
 
@@ -59,7 +49,7 @@ async def test_unreachable_daemon_is_a_notification_not_a_crash(tmp_path):
     backend = DockerBackend(host=f"unix://{tmp_path}/none.sock")
     app = ImgtuiApp(backend)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         messages = [n.message for n in app._notifications]
         assert any("cannot connect to the Docker daemon" in m for m in messages)
         assert app.query_one(ImageTable).row_count == 0
@@ -75,9 +65,9 @@ async def key_tour(app: ImgtuiApp, pilot, image_id: str, name: str, monkeypatch)
     assert table.row_count >= 1 and all(name in f"{r.repository}:{r.tag}" for r in table.rows)
     index = next(n for n, r in enumerate(table.rows) if r.image.id == image_id)
     table.move_cursor(index)
-    await _settle(app, pilot)
+    await settle(app, pilot)
     await pilot.press("y", "Y", "space")
-    await _settle(app, pilot)
+    await settle(app, pilot)
     assert copied[0] == image_id and "/" in copied[1]  # the id, then a full reference
     assert [r.image.id for r in table.marked_rows] == [image_id]
     for _ in range(3):
@@ -90,5 +80,5 @@ async def key_tour(app: ImgtuiApp, pilot, image_id: str, name: str, monkeypatch)
 async def test_keys_on_the_engine(backend: DockerBackend, base_image: str, monkeypatch) -> None:
     app = ImgtuiApp(backend)
     async with app.run_test(size=(140, 40)) as pilot:
-        await _settle(app, pilot)
+        await settle(app, pilot)
         await key_tour(app, pilot, base_image, BASE_REPO, monkeypatch)

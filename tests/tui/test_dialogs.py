@@ -42,6 +42,7 @@ from imgtui.screens.dialogs import (
 from imgtui.screens.disk_usage import LEGEND, DiskUsageScreen
 from imgtui.widgets.usage_bars import UsageBars
 from tests.tui.fake_backend import FakeBackend, _id, with_container
+from tests.tui.waiting import settle, until
 
 SIZE = (120, 44)
 
@@ -58,25 +59,6 @@ class Host(App[None]):
     def on_mount(self) -> None:
         self.dialog = self.make()
         self.push_screen(self.dialog, self.results.append)
-
-
-async def settle(app: App, pilot, timeout: float = 10) -> None:
-    """Until no worker runs and the messages they posted are handled."""
-    for _ in range(int(timeout / 0.02)):
-        await pilot.pause(0.02)
-        if all(w.is_finished for w in app.workers):
-            await pilot.pause()
-            if all(w.is_finished for w in app.workers):
-                return
-    raise AssertionError("workers did not finish")
-
-
-async def until(pilot, check: Callable[[], bool], what: str, timeout: float = 6) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if check():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def calls(backend: FakeBackend, name: str) -> list[tuple[object, ...]]:

@@ -6,7 +6,7 @@ import importlib.util
 import sys
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import ClassVar
@@ -25,6 +25,7 @@ from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import MARK, ImageTable
 from imgtui.widgets.inspect_view import InspectView
 from tests.tui.fake_backend import FROZEN, FakeBackend, FakeImage, _id, many_images
+from tests.tui.waiting import settle, until
 
 SIZE = (140, 36)
 WORKER, API, WEB, DATA, DANGLING, TOOL, BASE = (_id(n) for n in (4, 3, 2, 5, 6, 7, 1))
@@ -43,25 +44,6 @@ def copied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     texts: list[str] = []
     monkeypatch.setattr(pyperclip, "copy", texts.append)
     return texts
-
-
-async def settle(app: ImgtuiApp, pilot, timeout: float = 10) -> None:
-    """Until no worker runs and no debounced reload or details load waits."""
-    for _ in range(int(timeout / 0.02)):
-        await pilot.pause(0.02)
-        if app.is_idle:
-            await pilot.pause()
-            if app.is_idle:
-                return
-    raise AssertionError("the app did not settle")
-
-
-async def until(pilot, check: Callable[[], bool], what: str, timeout: float = 6) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if check():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def table(app: ImgtuiApp) -> ImageTable:
