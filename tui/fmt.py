@@ -414,6 +414,37 @@ def _parse_layout(pattern: str, value: str, zone: int | None) -> datetime:
     return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
+def parse_rfc3339(text: str | None) -> datetime | None:
+    """RFC 3339 as Go writes it (up to nanoseconds, a zone or none: UTC), or None when absent
+    or unreadable; Python's fromisoformat takes at most microseconds."""
+    if not text:
+        return None
+    head, _, rest = text.partition(".")
+    zone = ""
+    if rest:
+        digits = ""
+        for i, ch in enumerate(rest):
+            if ch.isdigit():
+                digits += ch
+            else:
+                zone = rest[i:]
+                break
+        frac = "." + digits[:6].ljust(6, "0") if digits else ""
+    else:
+        frac = ""
+        for sign in ("Z", "+", "-"):
+            idx = head.rfind(sign)
+            if idx > 10:
+                head, zone = head[:idx], head[idx:]
+                break
+    zone = "+00:00" if zone in ("", "Z", "z") else zone
+    try:
+        dt = datetime.fromisoformat(head + frac + zone)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=_UTC)
+
+
 def parse_timestamp(text: str, now: datetime) -> datetime:
     """The engine's reading of `until`/`since` filter values (timetypes.GetTimestamp)."""
     # Go durations count back from `now` to a whole second ("10m", "-1h"); "0" is the epoch;

@@ -13,6 +13,7 @@ from imgtui.fmt import (
     human_duration,
     human_size,
     parse_go_duration,
+    parse_rfc3339,
     parse_timestamp,
     table,
     time_ago,
@@ -436,3 +437,26 @@ def test_parse_timestamp_rejects(text: str) -> None:
 
 def test_parse_timestamp_with_naive_now_is_utc() -> None:
     assert parse_timestamp("2024-01-02", datetime(2024, 5, 1)) == datetime(2024, 1, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-30T10:26:10Z", datetime(2026, 11, 30, 10, 26, 10, tzinfo=timezone.utc)),
+        (
+            "2026-11-30T10:26:10.123456789Z",
+            datetime(2026, 11, 30, 10, 26, 10, 123456, tzinfo=timezone.utc),
+        ),
+        (
+            "2026-11-30T11:26:10.5+01:00",
+            datetime(2026, 11, 30, 10, 26, 10, 500000, tzinfo=timezone.utc),
+        ),
+        ("2026-11-30T05:26:10-05:00", datetime(2026, 11, 30, 10, 26, 10, tzinfo=timezone.utc)),
+        ("2026-11-30T10:26:10", datetime(2026, 11, 30, 10, 26, 10, tzinfo=timezone.utc)),
+        ("", None),
+        (None, None),
+        ("yesterday", None),
+    ],
+)
+def test_parse_rfc3339(text, expected) -> None:
+    assert parse_rfc3339(text) == expected

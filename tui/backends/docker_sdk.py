@@ -73,15 +73,12 @@ def _utc(ts: int | float | None) -> datetime:
 
 
 def _parse_time(text: str | None) -> datetime | None:
-    """Docker's RFC 3339 timestamps carry nanoseconds; Python parses up to microseconds."""
+    """A daemon timestamp; Go's zero time ("0001-01-01…") means none."""
     if not text or text.startswith("0001-01-01"):
         return None
-    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
-    if not m:
-        return None
-    frac = (m.group(2) or "")[:7].ljust(7, "0") if m.group(2) else ""
-    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
-    return datetime.fromisoformat(m.group(1) + frac + tz)
+    from imgtui import fmt
+
+    return fmt.parse_rfc3339(text)
 
 
 def _tags(values: Sequence[str] | None, none: str) -> tuple[str, ...]:

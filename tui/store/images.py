@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from imgtui import fmt
 from imgtui.store import layers as layer_mod
 from imgtui.store.layout import Index, Store
 from imgtui.store.oci import Descriptor, FormatError
@@ -62,33 +63,8 @@ class StoredImage:
 
 
 def parse_created(text: str | None) -> datetime:
-    """RFC 3339 with up to nanoseconds, as image configs carry it; missing means the epoch."""
-    if not text:
-        return EPOCH
-    head, _, rest = text.partition(".")
-    zone = ""
-    if rest:
-        digits = ""
-        for i, ch in enumerate(rest):
-            if ch.isdigit():
-                digits += ch
-            else:
-                zone = rest[i:]
-                break
-        frac = "." + digits[:6].ljust(6, "0") if digits else ""
-    else:
-        frac = ""
-        for sign in ("Z", "+", "-"):
-            idx = head.rfind(sign)
-            if idx > 10:
-                head, zone = head[:idx], head[idx:]
-                break
-    zone = "+00:00" if zone in ("", "Z", "z") else zone
-    try:
-        dt = datetime.fromisoformat(head + frac + zone)
-    except ValueError:
-        return EPOCH
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    """An image config's `created`; missing or unreadable means the epoch."""
+    return fmt.parse_rfc3339(text) or EPOCH
 
 
 class FactsCache:
