@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from imgtui import fmt
+from imgtui import fmt, reference
 from imgtui.backends.base import (
     BuildCacheUsage,
     ContainerSummary,
@@ -36,11 +36,8 @@ class ImageRow:
 
 
 def _split_tag(ref: str) -> tuple[str, str]:
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:
-        return ref[:colon], ref[colon + 1 :]
-    return ref, NONE
+    repo, tag = reference.split_repo_tag(ref)
+    return repo, tag or NONE
 
 
 def _split_digest(ref: str) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from imgtui import reference
 from imgtui.fsutil import atomic_file, fsync_dir
 from imgtui.store import oci
 from imgtui.store.oci import Descriptor, FormatError
@@ -81,7 +82,7 @@ class Index:
 
     def set_name(self, name: str, manifest: Descriptor) -> str | None:
         """Point `name` at `manifest`; returns the manifest it left if that one is now dangling."""
-        tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
+        tag = reference.split_repo_tag(name)[1] or ""
         annotations = {oci.NAME_ANNOTATION: name}
         if tag:
             annotations[oci.REF_ANNOTATION] = tag
