@@ -850,7 +850,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(args)
     backend: Backend | None = None
     try:
-        backend = open_backend(args)
+        # Verbs that read files or registries directly (analyze docker-archive:…, registry ls)
+        # set open_backend=False and get None: they must work with no daemon and no store.
+        if getattr(args, "open_backend", True):
+            backend = open_backend(args)
         return int(args.func(backend, args))
     except UsageError as e:
         print(f"Error: {e}", file=sys.stderr)
