@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import threading
 import time
@@ -19,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from imgtui import commands
 from imgtui.backends.base import Backend, BackendError, BackendInfo, BackendUnavailable
 from imgtui.messages import BackendBack, BackendChanged, BackendLost, EventsStopped, InfoLoaded
+from imgtui.prefetch import Prefetch
 from imgtui.screens.main import MainScreen
 from imgtui.styles import STYLESHEETS
 
@@ -38,10 +38,15 @@ class ImgtuiApp(App[None]):
     REFRESH_MAX_WAIT = 1.5  # ...but a steady stream still reloads at least this often
 
     def __init__(
-        self, backend: Backend, clock: Callable[[], datetime] | datetime = _utcnow
+        self,
+        backend: Backend,
+        clock: Callable[[], datetime] | datetime = _utcnow,
+        *,
+        prefetch: Prefetch | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.prefetch = prefetch
         if isinstance(clock, datetime):
             frozen = clock
             self.clock: Callable[[], datetime] = lambda: frozen
@@ -59,12 +64,15 @@ class ImgtuiApp(App[None]):
         self._retry_timer: Timer | None = None
 
     def get_default_screen(self) -> Screen[None]:
-        self.main_screen = MainScreen(self.backend, self.clock)
+        self.main_screen = MainScreen(self.backend, self.clock, prefetch=self.prefetch)
         return self.main_screen
 
     def on_mount(self) -> None:
+        if self.prefetch is not None:
+            self.info = self.prefetch.info()  # run_app waited for it already
+        else:
+            self.load_info()
         self.refresh_header()
-        self.load_info()
         self.start_events()
 
     def on_unmount(self) -> None:
@@ -219,20 +227,8 @@ class ImgtuiApp(App[None]):
         self.main_screen.reload()
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """Open the backend the flags name, then hand the terminal to the app."""
-    import sys
-
-    from imgtui.cli import open_backend
-
-    backend = open_backend(args)
-    try:
-        backend.info()
-    except BackendError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
-    try:
-        ImgtuiApp(backend).run()
-    finally:
-        backend.close()
+def run_app(backend: Backend, prefetch: Prefetch) -> int:
+    """Hand the terminal to the app once the backend has answered; its error stops us first."""
+    prefetch.info()  # raises BackendError: the CLI prints it and exits non-zero
+    ImgtuiApp(backend, prefetch=prefetch).run()
     return 0

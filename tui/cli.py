@@ -844,12 +844,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         _out(f"imgtui version {__version__}")
         return 0
-    if args.command is None:
-        from imgtui.app import run_app
-
-        return run_app(args)
     backend: Backend | None = None
     try:
+        if args.command is None:
+            from imgtui.prefetch import Prefetch
+
+            backend = open_backend(args)
+            prefetch = Prefetch(backend)  # the list loads while Textual imports
+            from imgtui.app import run_app
+
+            return run_app(backend, prefetch)
         # Verbs that read files or registries directly (analyze docker-archive:…, registry ls)
         # set open_backend=False and get None: they must work with no daemon and no store.
         if getattr(args, "open_backend", True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -62,6 +61,9 @@ class DockerfileView(VerticalScroll):
         self.scroll_home(animate=False)
 
     def _render_code(self) -> None:
+        # Imported here: rich.syntax brings pygments, 50 ms the first screen need not wait for.
+        from rich.syntax import Syntax
+
         theme = "monokai" if self.app.current_theme.dark else "friendly"
         code = Syntax(self.text, "docker", theme=theme, word_wrap=True, background_color="default")
         self.query_one("#dockerfile-code", Static).update(code)

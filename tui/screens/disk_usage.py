@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 from textual.worker import Worker, WorkerState
 
 from imgtui import fmt, render
 from imgtui.backends.base import Backend, BackendError, DiskUsage
+from imgtui.widgets.footer import Footer
 from imgtui.widgets.usage_bars import SHARED_CELL, UNIQUE_CELL, UsageBars
 
 LEGEND = (

@@ -15,11 +15,10 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from imgtui import clipboard, commands, reference
-from imgtui.analysis import dockerfile
+from imgtui import commands, reference
 from imgtui.backends.base import (
     Backend,
     BackendError,
@@ -29,12 +28,14 @@ from imgtui.backends.base import (
 )
 from imgtui.messages import Copied, DetailsLoaded, ImagesLoaded
 from imgtui.widgets.dockerfile_view import DockerfileView
+from imgtui.widgets.footer import Footer
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import SORT_LABELS, ImageTable, Row, build_rows, totals_text
 from imgtui.widgets.inspect_view import InspectView
 
 if TYPE_CHECKING:
     from imgtui.app import ImgtuiApp
+    from imgtui.prefetch import Prefetch
 
 DIALOGS = "imgtui.screens.dialogs"
 DISK_USAGE = "imgtui.screens.disk_usage"
@@ -85,9 +86,16 @@ class MainScreen(Screen[None]):
     ]
     DETAILS_DELAY = 0.08  # seconds: holding j must not start a history call per row
 
-    def __init__(self, backend: Backend, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Callable[[], datetime],
+        *,
+        prefetch: Prefetch | None = None,
+    ) -> None:
         super().__init__()
         self.backend = backend
+        self.prefetch = prefetch
         self.clock = clock
         self.images: Sequence[ImageSummary] = ()
         self.totals = ""
@@ -123,6 +131,14 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.focus()
         self.show_status()
+        if self.prefetch is not None and self.prefetch.images_ready:
+            try:
+                images = self.prefetch.take_images()
+            except BackendError:
+                images = None  # the worker asks again and reports what goes wrong
+            if images is not None:  # ready before the first paint: paint once, full
+                self.show_images(ImagesLoaded(images, build_rows(images)))
+                return
         self.load_images()
 
     # ------------------------------------------------------------------ loading
@@ -134,7 +150,9 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="images", exit_on_error=False)
     def load_images(self) -> None:
-        images = self.backend.images()
+        images = self.prefetch.take_images() if self.prefetch is not None else None
+        if images is None:
+            images = self.backend.images()
         rows = build_rows(images)
         if not get_current_worker().is_cancelled:  # a newer load has started: drop this one
             self.post_message(ImagesLoaded(images, rows))
@@ -146,6 +164,8 @@ class MainScreen(Screen[None]):
             detail = self.backend.inspect(image_id)
         except ImageNotFound:
             return  # removed since the list loaded; the next reload drops its row
+        from imgtui.analysis import dockerfile  # in the worker: not on the first screen's path
+
         original = original_dockerfile(self.backend, image_id)
         text = original if original is not None else dockerfile.reconstruct(history, detail.config)
         if not get_current_worker().is_cancelled:
@@ -315,6 +335,8 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, group="clipboard", exit_on_error=False)
     def copy_text(self, what: str, text: str) -> None:
+        from imgtui import clipboard  # pyperclip and ctypes: only once something is copied
+
         if clipboard.to_system(text):
             via = "clipboard"
         else:
