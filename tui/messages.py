@@ -23,10 +23,18 @@ if TYPE_CHECKING:
 class ImagesLoaded(Message):
     """The image list, with its table rows built off the event loop."""
 
-    def __init__(self, images: Sequence[ImageSummary], rows: Sequence[Row]) -> None:
+    def __init__(
+        self,
+        images: Sequence[ImageSummary],
+        rows: Sequence[Row],
+        *,
+        usage_of: Sequence[ImageSummary] | None = None,
+    ) -> None:
         super().__init__()
         self.images = images
         self.rows = rows
+        # Set when `images` is the list `usage_of` with shared sizes and containers filled in.
+        self.usage_of = usage_of
 
 
 class DetailsLoaded(Message):

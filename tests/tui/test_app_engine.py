@@ -45,6 +45,24 @@ async def test_lists_engine_images_and_shows_history(backend: DockerBackend, bas
         await pilot.press("q")
 
 
+async def test_shared_size_and_containers_filled_from_system_df(
+    backend: DockerBackend, base_image: str
+) -> None:
+    """The daemon's image list says -1 for both; the table fills them in from `system df`."""
+    assert all(i.shared_size is None for i in backend.images())  # why the second load exists
+    usage = {u.id: u for u in backend.disk_usage().images}
+    app = ImgtuiApp(backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(app, pilot)
+        rows = app.query_one(ImageTable).rows
+        assert rows and all(r.image.shared_size is not None for r in rows)
+        for r in rows:
+            if r.image.id in usage:
+                assert r.image.shared_size == usage[r.image.id].shared_size
+                assert r.image.containers == usage[r.image.id].containers
+        assert "docker" in app.sub_title
+
+
 async def test_unreachable_daemon_is_a_notification_not_a_crash(tmp_path):
     backend = DockerBackend(host=f"unix://{tmp_path}/none.sock")
     app = ImgtuiApp(backend)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -101,6 +102,7 @@ class MainScreen(Screen[None]):
         self.totals = ""
         self._details_for: str | None = None  # the image whose details are shown or coming
         self._details_timer: Timer | None = None
+        self._usage_for: Sequence[ImageSummary] | None = None  # the list whose usage is loading
 
     # ------------------------------------------------------------------ layout
 
@@ -175,12 +177,40 @@ class MainScreen(Screen[None]):
 
     @on(ImagesLoaded)
     def show_images(self, event: ImagesLoaded) -> None:
+        if event.usage_of is not None and event.usage_of is not self._usage_for:
+            return  # a newer list came while the usage loaded; its own usage load is coming
         self.images = event.images
         self.totals = totals_text(event.images)
         self.table.show(event.rows, self.clock())
         self.imgtui.refresh_header()
         if self.imgtui.offline:
             self.imgtui.probe_backend()  # it answered: confirm now rather than at the next retry
+        if event.usage_of is None and any(
+            i.shared_size is None or i.containers is None for i in event.images
+        ):
+            self._usage_for = event.images
+            self.load_usage(event.images)
+
+    @work(thread=True, exclusive=True, group="usage", exit_on_error=False)
+    def load_usage(self, images: Sequence[ImageSummary]) -> None:
+        """SHARED SIZE and CONTAINERS, which the daemon's image list leaves out (-1).
+
+        `docker images` shows them only in `system df -v`, which walks every layer and container:
+        too slow to hold the list back, so the table shows first and this fills the columns in.
+        """
+        usage = {u.id: u for u in self.backend.disk_usage().images}
+        filled = []
+        for image in images:
+            u = usage.get(image.id)
+            filled.append(
+                replace(
+                    image,
+                    shared_size=u.shared_size if u is not None else image.shared_size or 0,
+                    containers=u.containers if u is not None else image.containers or 0,
+                )
+            )
+        if not get_current_worker().is_cancelled:
+            self.post_message(ImagesLoaded(filled, build_rows(filled), usage_of=images))
 
     @on(ImageTable.Highlighted)
     def follow_cursor(self, event: ImageTable.Highlighted) -> None:
