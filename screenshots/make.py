@@ -46,6 +46,7 @@ SHOTS = (
     Shot("main", (), "main screen: image list beside the History tab"),
     Shot("dockerfile", ("tab", "right"), "Dockerfile tab"),
     Shot("inspect", ("tab", "right", "right"), "Inspect tab"),
+    Shot("layers", ("l", "z"), "Layers tab, zoomed: dive's figures, layers and the file tree"),
     Shot("disk-usage", ("u",), "disk usage view"),
     Shot("cleanup", ("x",), "clean-up preview"),
     Shot("tag", ("t",), "tag dialog"),

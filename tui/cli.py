@@ -350,6 +350,18 @@ def cmd_system_prune(backend: Backend, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_builder_prune(backend: Backend, args: argparse.Namespace) -> int:
+    from imgtui import render
+
+    if not args.force:
+        what = "all build cache" if args.all else "all dangling build cache"
+        if not _confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?"):
+            return 0
+    report = backend.prune_build_cache(all=args.all)
+    _out("\n".join(render.prune_lines(report)))
+    return 0
+
+
 def cmd_df(backend: Backend, args: argparse.Namespace) -> int:
     from imgtui import render
 
@@ -442,6 +454,46 @@ def cmd_build(backend: Backend, args: argparse.Namespace) -> int:
     if args.quiet:
         _out(result.image_id)
     return 0
+
+
+def cmd_run(backend: Backend, args: argparse.Namespace) -> int:
+    """docker run: the command's exit code becomes ours, as with docker."""
+    run = getattr(backend, "run_container", None)
+    if run is None:
+        raise UsageError(f"run: the {backend.name} backend cannot run containers")
+    interactive = args.interactive or args.tty
+    stream = None if interactive or backend.name == "builtin" else _write_bytes
+    _, code = run(
+        args.image,
+        args.command,
+        name=args.name,
+        tty=interactive,
+        network=args.network,
+        remove=args.rm,
+        output=stream,
+    )
+    return int(code)
+
+
+def _write_bytes(chunk: bytes) -> None:
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.flush()
+
+
+def cmd_rm(backend: Backend, args: argparse.Namespace) -> int:
+    remove = getattr(backend, "remove_container", None)
+    if remove is None:
+        raise UsageError(f"rm: the {backend.name} backend has no containers")
+    failed = 0
+    for key in args.containers:
+        try:
+            remove(key, force=args.force)
+        except BackendError as e:
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = 1
+            continue
+        _out(key)
+    return failed
 
 
 def cmd_commit(backend: Backend, args: argparse.Namespace) -> int:
@@ -717,6 +769,15 @@ def build_parser() -> argparse.ArgumentParser:
     sd = sys_sub.add_parser("df", help="Show docker disk usage", description="Show disk usage")
     _df_args(sd)
 
+    p = verb("builder", _builder_usage, "Manage builds: prune the build cache")
+    builder_sub = p.add_subparsers(dest="builder_command", metavar="COMMAND", parser_class=_Parser)
+    bp = builder_sub.add_parser(
+        "prune", help="Remove build cache", description="Remove build cache"
+    )
+    bp.set_defaults(func=cmd_builder_prune)
+    bp.add_argument("-a", "--all", action="store_true", help="remove all unused build cache")
+    bp.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+
     p = verb("df", cmd_df, "Show disk usage, like docker system df")
     _df_args(p)
 
@@ -765,6 +826,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="suppress the build output and print image ID on success",
     )
 
+    p = verb("run", cmd_run, "Run a command in a new container")
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument(
+        "--network",
+        default="none",
+        choices=("none", "host"),
+        help="none (default: no network at all) or host",
+    )
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+
+    p = verb("rm", cmd_rm, "Remove one or more containers")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.add_argument("-f", "--force", action="store_true", help="force the removal of a running one")
+
     p = verb("commit", cmd_commit, "Create a new image from a container's changes")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
@@ -806,7 +885,50 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("load", cmd_load, "Load an image from a tar archive or STDIN")
     p.add_argument("-i", "--input", help="read from tar archive file, instead of STDIN")
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
+    _registry_verbs(sub, verb)
+
+    # analyze, diff (issue 7): parser entries and handlers live with the analysis engine
+    from imgtui.analysis.cli import add_verbs
+
+    add_verbs(verb)
     return parser
+
+
+def _registry_verb(name: str) -> Callable[..., int]:
+    """A handler that imports imgtui.registry only when the verb runs (ssl, http.client)."""
+
+    def handler(backend: Backend | None, args: argparse.Namespace) -> int:
+        from imgtui.registry import cli as registry_cli
+
+        return int(getattr(registry_cli, name)(args))
+
+    return handler
+
+
+def _registry_verbs(sub: Any, verb: Callable[..., argparse.ArgumentParser]) -> None:
+    """registry ls, login, logout: they talk to registries only, so they open no backend."""
+    p = verb("registry", _registry_verb("registry"), "Browse a registry: repositories and tags")
+    p.set_defaults(open_backend=False)
+    rs = p.add_subparsers(dest="registry_command", metavar="COMMAND", parser_class=_Parser)
+    ls = rs.add_parser(
+        "ls",
+        help="List a registry's repositories, or one repository's tags",
+        description="List a registry's repositories (HOST), or one repository's tags (HOST/REPO)",
+    )
+    ls.add_argument("target", metavar="HOST[/REPO]")
+    ls.add_argument("--platform", help="platform whose image a multi-platform tag shows")
+    ls.add_argument("--no-trunc", action="store_true", help="don't truncate digests")
+    ls.add_argument("-n", "--page-size", type=int, default=100, help="catalog/tags page size")
+    _format_arg(ls)
+    p = verb("login", _registry_verb("login"), "Log in to a registry (docker's config.json)")
+    p.set_defaults(open_backend=False)
+    p.add_argument("server", nargs="?", metavar="SERVER")
+    p.add_argument("-u", "--username", help="username")
+    p.add_argument("-p", "--password", help="password")
+    p.add_argument("--password-stdin", action="store_true", help="take the password from stdin")
+    p = verb("logout", _registry_verb("logout"), "Log out from a registry")
+    p.set_defaults(open_backend=False)
+    p.add_argument("server", nargs="?", metavar="SERVER")
 
 
 def _df_args(p: argparse.ArgumentParser) -> None:
@@ -815,6 +937,10 @@ def _df_args(p: argparse.ArgumentParser) -> None:
         "-v", "--verbose", action="store_true", help="show detailed information on space usage"
     )
     _format_arg(p)
+
+
+def _builder_usage(backend: Backend, args: argparse.Namespace) -> int:
+    raise UsageError("imgtui builder: a command is required (prune)")
 
 
 def _system_usage(backend: Backend, args: argparse.Namespace) -> int:

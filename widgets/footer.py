@@ -7,6 +7,7 @@ which held the footer back half a second after the table was already on screen.
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer as _TextualFooter
 
@@ -15,6 +16,13 @@ class Footer(_TextualFooter):
     """Coalesces recomposes: one is queued at a time and reads the bindings current then."""
 
     _recompose_queued = False
+
+    def compose(self) -> ComposeResult:
+        # The stock footer starts empty and fills in after the first refresh; the screen's
+        # bindings are known already, so the first paint shows them (focus changes later
+        # recompose as usual).
+        self._bindings_ready = True
+        yield from super().compose()
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         if self._recompose_queued:

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from imgtui import reference
+from imgtui.analysis.model import (
+    AnalysisProgress,
+    FileNode,
+    ImageAnalysis,
+    InefficientFile,
+    LayerAnalysis,
+)
 from imgtui.backends.base import (
+    BackendError,
     BackendInfo,
     BackendUnavailable,
     BuildLog,
@@ -79,6 +87,8 @@ class FakeBackend:
         self.pull_events: list[ProgressEvent] = default_pull_events()
         self.build_events: list[ProgressEvent] = default_build_events()
         self.build_gate: threading.Event | None = None  # set() to let a build finish
+        self.analysis_gate: threading.Event | None = None  # set() to let analyses go on
+        self.analysis_error = ""  # analyses fail with this message when set
         self._events: queue.Queue[ChangeEvent | None] = queue.Queue()
         self._lock = threading.Lock()
 
@@ -329,6 +339,26 @@ class FakeBackend:
                 return
             yield event
 
+    def analyze(
+        self,
+        ref: str,
+        *,
+        platform: str | None = None,
+        trees: bool = False,
+        progress: Callable[[AnalysisProgress], None] | None = None,
+    ) -> ImageAnalysis:
+        """Trees made from the image's layers (see fake_analysis); `analysis_gate` holds it."""
+        self._check("analyze", ref)
+        image = self._find(ref)
+        for n, (layer, _) in enumerate(image.layers):
+            if progress is not None:
+                progress(AnalysisProgress(n, len(image.layers), f"sha256:{layer}"))
+            if self.analysis_gate is not None and not self.analysis_gate.wait(10):
+                raise BackendError("analysis gate never opened")
+        if self.analysis_error:
+            raise BackendError(self.analysis_error)
+        return fake_analysis(image, ref)
+
     def close(self) -> None:
         self._events.put(None)
 
@@ -482,3 +512,60 @@ def with_container(backend: FakeBackend, image_id: str, *, running: bool = False
 
 
 __all__ = ["FROZEN", "FakeBackend", "FakeImage", "many_images", "with_container"]
+
+
+def fake_analysis(image: FakeImage, ref: str) -> ImageAnalysis:
+    """A small, known analysis: the base layer holds /bin and /etc; every later layer adds
+    /<layer>/data.bin of its size, rewrites /etc/config and removes the previous layer's folder,
+    so each change kind and one wasted file (/etc/config) appear on every image but the base."""
+    layers = []
+    previous = ""
+    for n, (layer, size) in enumerate(image.layers):
+        tree: list[FileNode] = []
+        if n == 0:
+            tree += [
+                FileNode("/bin", "dir", 0o755, 0, 0, 0),
+                FileNode("/bin/sh", "file", 0o755, 0, 0, size - 1_000),
+                FileNode("/bin/ls", "symlink", 0o777, 0, 0, 0, link="/bin/sh"),
+                FileNode("/etc", "dir", 0o755, 0, 0, 0),
+                FileNode("/etc/config", "file", 0o644, 0, 0, 1_000, digest=f"sha256:{0:064x}"),
+            ]
+        else:
+            tree += [
+                FileNode("/etc", "dir", 0o755, 0, 0, 0, change="modified"),
+                FileNode(
+                    "/etc/config", "file", 0o644, 0, 0, 1_000, "", f"sha256:{n:064x}", "modified"
+                ),
+                FileNode(f"/{layer}", "dir", 0o755, 0, 0, 0),
+                FileNode(f"/{layer}/data.bin", "file", 0o644, 1000, 1000, size - 1_000),
+            ]
+            if previous:
+                tree.append(FileNode(f"/{previous}", "dir", 0o755, 0, 0, 0, change="removed"))
+            previous = layer
+        layers.append(
+            LayerAnalysis(
+                index=n,
+                diff_id=f"sha256:{layer}",
+                size=size,
+                command=image.history[-1 - n].created_by if n < len(image.history) else "",
+                entries=len(tree),
+                added=sum(1 for f in tree if f.change == "added"),
+                modified=sum(1 for f in tree if f.change == "modified"),
+                removed=sum(1 for f in tree if f.change == "removed"),
+                tree=tuple(tree),
+            )
+        )
+    total = sum(s for _, s in image.layers)
+    wasted = 1_000 * len(image.layers) if len(image.layers) > 1 else 0
+    user = total - image.layers[0][1]
+    return ImageAnalysis(
+        image=ref,
+        id=image.id,
+        layers=tuple(layers),
+        size=total,
+        user_size=user,
+        wasted_bytes=wasted,
+        user_wasted_percent=wasted / user if user else 0.0,
+        efficiency=1.0 - (wasted - 1_000) / total if wasted else 1.0,
+        inefficient=(InefficientFile("/etc/config", len(image.layers), wasted),) if wasted else (),
+    )

@@ -10,7 +10,7 @@ from imgtui.demo import make_demo
 from imgtui.store.layout import Store
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import ImageTable
-from tests.tui.test_app_engine import key_tour
+from tests.tui.test_app_engine import key_tour, layers_tour
 from tests.tui.waiting import settle
 
 
@@ -41,4 +41,15 @@ async def test_keys_on_the_store(tmp_path: Path, monkeypatch) -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         await key_tour(app, pilot, web.id, "demo/web", monkeypatch)
+    backend.close()
+
+
+async def test_layers_tab_on_the_store(tmp_path: Path) -> None:
+    make_demo(Store.open(tmp_path / "store"))
+    backend = BuiltinBackend(tmp_path / "store")
+    worker = next(i for i in backend.images() if "demo/worker:dev" in i.repo_tags)
+    app = ImgtuiApp(backend)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await layers_tour(app, pilot, worker.id, "/app/worker/tasks.py")
     backend.close()

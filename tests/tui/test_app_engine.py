@@ -8,10 +8,12 @@ import pytest
 from imgtui.app import ImgtuiApp
 from imgtui.backends.docker_sdk import DockerBackend
 from imgtui.widgets.dockerfile_view import DockerfileView
+from imgtui.widgets.file_tree import FileTree
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import ImageTable
+from imgtui.widgets.layers_view import LayersView
 from tests.conftest import BASE_REPO
-from tests.tui.waiting import settle
+from tests.tui.waiting import settle, until
 
 
 @pytest.fixture
@@ -93,6 +95,37 @@ async def key_tour(app: ImgtuiApp, pilot, image_id: str, name: str, monkeypatch)
     assert table.sort_key == "created"
     await pilot.press("escape")
     assert table.filter_text == ""
+
+
+async def layers_tour(app: ImgtuiApp, pilot, image_id: str, expect_path: str) -> None:
+    """The Layers tab once on a real backend: the analysis arrives and its tree shows files."""
+    table = app.query_one(ImageTable)
+    table.move_cursor(row=next(n for n, r in enumerate(table.rows) if r.image.id == image_id))
+    await settle(app, pilot)
+    await pilot.press("l")
+    view = app.query_one(LayersView)
+    await until(pilot, lambda: view.analysis is not None, "the analysis", timeout=60)
+    await settle(app, pilot)
+    tree = view.query_one(FileTree)
+    await until(pilot, lambda: bool(tree.lines), "the file tree")
+    assert view.analysis.id == image_id
+    direct = app.backend.analyze(image_id)
+    assert (direct.efficiency, direct.wasted_bytes) == (
+        view.analysis.efficiency,
+        view.analysis.wasted_bytes,
+    )
+    assert len(view.analysis.layers) == len(direct.layers) >= 1
+    tree.focus()
+    await pilot.press("plus")
+    assert expect_path in {line.node.path for line in tree.lines}
+    assert "Efficiency" in str(view.query_one("#layers-summary").render())
+
+
+async def test_layers_tab_on_the_engine(backend: DockerBackend, base_image: str) -> None:
+    app = ImgtuiApp(backend)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await layers_tour(app, pilot, base_image, "/bin/busybox")
 
 
 async def test_keys_on_the_engine(backend: DockerBackend, base_image: str, monkeypatch) -> None:

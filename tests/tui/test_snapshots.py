@@ -132,6 +132,26 @@ def test_inspect_tab(snap_compare: SnapCompare) -> None:
     snap(snap_compare, keys("tab", "right", "right"))
 
 
+def test_layers_tab(snap_compare: SnapCompare) -> None:
+    """dive's view: figures, the layer list, the aggregated tree of the top layer."""
+    snap(snap_compare, keys("l"))
+
+
+def test_diff_screen(snap_compare: SnapCompare) -> None:
+    """The newest image marked, the base under the cursor: D compares them."""
+    snap(snap_compare, keys("space", "G", "D"))
+
+
+def test_layers_tab_one_layer_by_size(snap_compare: SnapCompare) -> None:
+    async def in_the_tree(pilot: Pilot[None]) -> None:
+        pilot.app.query_one("#layers-tree").focus()
+        for key in ("v", "o", "j"):
+            await pilot.press(key)
+            await settle(pilot)
+
+    snap(snap_compare, keys("l", then=in_the_tree))
+
+
 # --------------------------------------------------------------------------- dialogs
 
 

@@ -7,11 +7,14 @@ so the built-in store can stand behind the very same contract tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from imgtui.analysis.model import AnalysisProgress, ImageAnalysis
 
 # --------------------------------------------------------------------------- errors
 
@@ -507,6 +510,17 @@ class Backend(Protocol):
     ) -> str: ...
 
     def events(self) -> Iterator[ChangeEvent]: ...
+
+    def analyze(
+        self,
+        ref: str,
+        *,
+        platform: str | None = None,
+        trees: bool = False,
+        progress: Callable[[AnalysisProgress], None] | None = None,
+    ) -> ImageAnalysis:
+        """dive's figures for an image (cached per layer); with trees, each layer's files."""
+        ...
 
     def close(self) -> None: ...
 

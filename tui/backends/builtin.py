@@ -9,6 +9,7 @@ lose a tag.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from imgtui.backends.base import (
     BackendError,
     BackendInfo,
     BackendUnavailable,
+    BuildCacheUsage,
     BuildOptions,
     BytesProgress,
     ChangeEvent,
@@ -150,8 +152,8 @@ class BuiltinBackend:
     def _summary(self, image: StoredImage, containers: int, shared: int) -> ImageSummary:
         return ImageSummary(
             id=image.id,
-            repo_tags=tuple(reference.familiar(n) for n in image.names),
-            repo_digests=(),
+            repo_tags=_tags(image),
+            repo_digests=_repo_digests(image),
             created=parse_created(image.facts.created),
             size=image.facts.size,
             shared_size=shared,
@@ -193,11 +195,11 @@ class BuiltinBackend:
         config = self.store.read_config(image.id)
         inner = config.get("config") or {}
         created = parse_created(config.get("created"))
-        repo_tags = [reference.familiar(n) for n in image.names]
+        repo_tags = list(_tags(image))
         raw: dict[str, Any] = {
             "Id": image.id,
             "RepoTags": repo_tags,
-            "RepoDigests": [],
+            "RepoDigests": list(_repo_digests(image)),
             "Parent": "",
             "Comment": config.get("comment", ""),
             "Created": config.get("created", ""),
@@ -216,7 +218,7 @@ class BuiltinBackend:
         return ImageDetail(
             id=image.id,
             repo_tags=tuple(repo_tags),
-            repo_digests=(),
+            repo_digests=_repo_digests(image),
             created=created,
             size=image.facts.size,
             architecture=str(config.get("architecture", "")),
@@ -300,10 +302,12 @@ class BuiltinBackend:
             name = _normalized(ref)
             by_name = name is not None and name in image.names
             users = ctr.users_of(self.store, image.id)
-            if by_name and len(image.names) > 1:
+            # repo@digest names (pull/push records) keep no image alive on their own, as in docker
+            tags = [n for n in image.names if "@" not in n]
+            if by_name and (len(tags) > 1 or (name not in tags and tags)):
                 index.remove_name(name)  # other names keep the image
                 return _result([reference.familiar(name)], [])
-            if not by_name and not force and len(image.names) > 1:
+            if not by_name and not force and len(tags) > 1:
                 # docker: by id, more than one tag needs force (isSingleReference)
                 raise Conflict(
                     f"conflict: unable to delete {image.id.removeprefix('sha256:')[:12]} "
@@ -321,7 +325,11 @@ class BuiltinBackend:
                     f"conflict: unable to {what} (must force) - container {c.id[:12]} is using "
                     f"its referenced image {image.id.removeprefix('sha256:')[:12]}"
                 )
-            targets = [name] if by_name else list(image.names)
+            targets = (
+                [name, *(n for n in image.names if "@" in n and n != name)]
+                if by_name
+                else list(image.names)
+            )
             for n in targets:
                 index.remove_name(n)
                 untagged.append(reference.familiar(n))
@@ -366,9 +374,16 @@ class BuiltinBackend:
         )
 
     def prune_build_cache(self, *, all: bool = False) -> PruneReport:
-        """The store keeps no build cache until the daemonless builder exists: nothing to free."""
-        self.store  # noqa: B018 - an unusable store is reported as such
-        return PruneReport()
+        """Drop the builder's step records, then sweep the layers only they kept."""
+        from imgtui.build.cache import BuildCache
+        from imgtui.store import gc
+
+        cache = BuildCache(self.store)
+        with self.store.locked() as index:
+            records = tuple(p.stem for p in cache.records())
+            freed = cache.drop()
+            swept = gc.sweep(self.store, index)
+        return PruneReport(deleted_build_cache=records, space_reclaimed=freed + swept.bytes_freed)
 
     def system_prune(self, *, all: bool = False, volumes: bool = False) -> PruneReport:
         removed = []
@@ -410,7 +425,32 @@ class BuiltinBackend:
             )
             for r in ctr.records(self.store)
         )
-        return DiskUsage(layers_size=sum(layer_size.values()), images=usage, containers=containers)
+        return DiskUsage(
+            layers_size=sum(layer_size.values()),
+            images=usage,
+            containers=containers,
+            build_cache=self._build_cache_usage(),
+        )
+
+    def _build_cache_usage(self) -> tuple[BuildCacheUsage, ...]:
+        """The build cache as one entry: step records plus layers no image references."""
+        from imgtui.build.cache import BuildCache
+
+        referenced, _ = self.store.referenced(self.store.read_index())
+        count, size = BuildCache(self.store).usage(referenced)
+        if not count:
+            return ()
+        return (
+            BuildCacheUsage(
+                id="imgtui-build-cache",
+                kind="regular",
+                size=size,
+                in_use=False,
+                shared=False,
+                description=f"{count} build steps",
+                usage_count=count,
+            ),
+        )
 
     # ------------------------------------------------------------------ archives
 
@@ -494,23 +534,51 @@ class BuiltinBackend:
                 f"You cannot remove a running container {record.id}. Stop the container "
                 "before attempting removal or force remove"
             )
+        if record.state == "running" and record.pid > 0:
+            import os
+            import signal
+
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                # unshare: its --kill-child takes pid 1 of the sandbox along, and the kernel
+                # every other process of that pid namespace
+                os.kill(record.pid, signal.SIGKILL)
         ctr.remove(self.store, record)
 
     # ------------------------------------------------------------------ not yet daemonless
 
-    def build(self, options: BuildOptions) -> Iterator[ProgressEvent]:
-        self.store  # noqa: B018 - an unusable store is reported as such first
-        raise Unsupported("the built-in store cannot build images yet; use --backend docker")
+    def build(
+        self, options: BuildOptions, *, cancel: threading.Event | None = None
+    ) -> Iterator[ProgressEvent]:
+        """docker build without a daemon (imgtui.build.builder); named only when it succeeded."""
+        from imgtui.build import builder
+
+        store = self.store
+        try:
+            yield from builder.build(store, options, cancel=cancel)
+        except (FormatError, StoreError) as e:
+            raise BackendError(f"build: {e}") from None
 
     def pull(self, ref: str, *, platform: str | None = None) -> Iterator[ProgressEvent]:
-        self.store  # noqa: B018
-        reference.parse_docker_ref(ref)
-        raise Unsupported("the built-in store cannot pull yet; use --backend docker, or load")
+        """docker pull into the store (imgtui.registry.pull): named only once all is verified."""
+        from imgtui.registry import pull
+
+        store = self.store
+        reference.parse_docker_ref(ref)  # a bad reference fails before any event
+        try:
+            yield from pull.pull(store, ref, platform=platform)
+        except (FormatError, StoreError) as e:
+            raise BackendError(f"pull {ref}: {e}") from None
 
     def push(self, ref: str) -> Iterator[ProgressEvent]:
-        self.store  # noqa: B018
-        reference.parse_docker_ref(ref)
-        raise Unsupported("the built-in store cannot push yet; use --backend docker, or save")
+        """docker push of a stored image (imgtui.registry.push); records the repo digest."""
+        from imgtui.registry import push
+
+        r = reference.parse_docker_ref(ref)
+        image = self._resolve(ref, self._images())
+        try:
+            yield from push.push(self.store, r, image.manifests[0])
+        except (FormatError, StoreError) as e:
+            raise BackendError(f"push {ref}: {e}") from None
 
     def commit(
         self,
@@ -522,10 +590,96 @@ class BuiltinBackend:
         changes: Sequence[str] = (),
         pause: bool = True,
     ) -> str:
-        self.store  # noqa: B018
-        raise Unsupported("the built-in store cannot commit containers yet")
+        """docker commit: the container's changes since it was made, as one new layer."""
+        from imgtui.sandbox import containers as sandbox_ctr
+
+        store = self.store
+        names = [reference.normalize(ref)] if ref else []
+        try:
+            record = ctr.find(store, container)
+        except ctr.ContainerError as e:
+            raise ContainerNotFound(str(e)) from None
+        if record.state == "running" and not pause:
+            raise Conflict(f"container {record.name} is running: commit it once it stopped")
+        image = self._resolve(record.image_id, self._images())
+        manifest = store.read_manifest(image.manifests[0].digest)
+        try:
+            return sandbox_ctr.commit(
+                store,
+                record,
+                store.read_config(image.id),
+                manifest.layers,
+                names=names,
+                message=message,
+                author=author,
+                changes=changes,
+            )
+        except (FormatError, StoreError) as e:
+            raise BackendError(f"commit {container}: {e}") from None
+
+    def run_container(
+        self,
+        image: str,
+        command: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        tty: bool = False,
+        network: str = "none",
+        remove: bool = False,
+        output: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[str, int]:
+        """docker run without a daemon: (container id, exit code). See imgtui.sandbox."""
+        from imgtui.sandbox import containers as sandbox_ctr
+        from imgtui.sandbox import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason is not None:
+            raise Unsupported(reason)
+        store = self.store
+        target = self._resolve(image, self._images())
+        config = store.read_config(target.id)
+        spec = sandbox_ctr.spec_for(config, command, tty=tty, network=network)
+        try:
+            record = ctr.create(
+                store,
+                image,
+                target.id,
+                name=name,
+                command=spec.argv,
+                cmd=list(command) or list((config.get("config") or {}).get("Cmd") or ()),
+            )
+        except ctr.ContainerError as e:
+            raise Conflict(str(e)) from None
+        try:
+            layers = [d.digest for d in store.read_manifest(target.manifests[0].digest).layers]
+            root = sandbox_ctr.prepare(store, record, layers)
+            spec = sandbox_ctr.spec_for(
+                config, command, tty=tty, network=network, hostname=record.id[:12]
+            )
+            code = sandbox_ctr.start(store, record, root, spec, output=output, cancel=cancel)
+        except BaseException:
+            if remove:
+                ctr.remove(store, record)
+            raise
+        if remove:
+            ctr.remove(store, record)
+        return record.id, code
 
     # ------------------------------------------------------------------ events
+
+    def analyze(
+        self,
+        ref: str,
+        *,
+        platform: str | None = None,
+        trees: bool = False,
+        progress: Any = None,
+    ) -> Any:
+        """dive's figures for an image, layers read once and cached (see imgtui.analysis)."""
+        from imgtui.analysis.backends import analyze_store
+
+        return analyze_store(self, ref, platform=platform, trees=trees, progress=progress)
 
     def events(self) -> Iterator[ChangeEvent]:
         """Changes to names and containers, noticed by polling the store (no daemon to tell us)."""
@@ -582,6 +736,16 @@ def _normalized(ref: str) -> str | None:
         return reference.normalize(ref)
     except InvalidReference:
         return None
+
+
+def _tags(image: StoredImage) -> tuple[str, ...]:
+    """Familiar repo:tag names; `repo@digest` names are repo digests, not tags."""
+    return tuple(reference.familiar(n) for n in image.names if "@" not in n)
+
+
+def _repo_digests(image: StoredImage) -> tuple[str, ...]:
+    """`repo@sha256:…` names a pull or push recorded (containerd keeps them the same way)."""
+    return tuple(reference.familiar(n) for n in image.names if "@" in n)
 
 
 def _shared_sizes(images: list[StoredImage]) -> dict[str, int]:

@@ -620,6 +620,53 @@ class DockerBackend:
             for c in rows or ()
         ]
 
+    def run_container(
+        self,
+        image: str,
+        command: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        tty: bool = False,
+        network: str = "none",
+        remove: bool = False,
+        output: Any = None,
+        cancel: Any = None,
+    ) -> tuple[str, int]:
+        """docker run, attached to its output (an interactive -it session stays docker's own)."""
+        if tty:
+            from imgtui.backends.base import Unsupported
+
+            raise Unsupported("run -it on a daemon: use `docker run -it` instead")
+        api = self._api()
+        created = self._call(
+            lambda: api.create_container(
+                image,
+                command=list(command) or None,
+                name=name,
+                host_config=api.create_host_config(network_mode=network),
+            ),
+            what=image,
+        )
+        cid = created["Id"]
+        try:
+            self._call(lambda: api.start(cid), what=image)
+            for chunk in self._call(
+                lambda: api.logs(cid, stream=True, follow=True, stdout=True, stderr=True),
+                what=image,
+            ):
+                if output is not None:
+                    output(chunk)
+            code = int(self._call(lambda: api.wait(cid), what=image).get("StatusCode", 0))
+        finally:
+            if remove:
+                with contextlib.suppress(Exception):
+                    api.remove_container(cid, force=True)
+        return cid, code
+
+    def remove_container(self, key: str, *, force: bool = False) -> None:
+        api = self._api()
+        self._call(lambda: api.remove_container(key, force=force), what=key)
+
     def commit(
         self,
         container: str,
@@ -657,6 +704,19 @@ class DockerBackend:
         return str(res["Id"])
 
     # ------------------------------------------------------------------ events
+
+    def analyze(
+        self,
+        ref: str,
+        *,
+        platform: str | None = None,
+        trees: bool = False,
+        progress: Any = None,
+    ) -> Any:
+        """dive's figures for an image, layers read once and cached (see imgtui.analysis)."""
+        from imgtui.analysis.backends import analyze_docker
+
+        return analyze_docker(self, ref, platform=platform, trees=trees, progress=progress)
 
     def events(self) -> Iterator[ChangeEvent]:
         """Image, container and builder events until close() is called."""

@@ -33,6 +33,7 @@ from imgtui.widgets.footer import Footer
 from imgtui.widgets.history_view import HistoryView
 from imgtui.widgets.image_table import SORT_LABELS, ImageTable, Row, build_rows, totals_text
 from imgtui.widgets.inspect_view import InspectView
+from imgtui.widgets.layers_view import LayersView
 
 if TYPE_CHECKING:
     from imgtui.app import ImgtuiApp
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 DIALOGS = "imgtui.screens.dialogs"
 DISK_USAGE = "imgtui.screens.disk_usage"
+REGISTRY = "imgtui.screens.registry"
+DIFF = "imgtui.screens.diff"
 
 
 def original_dockerfile(backend: Backend, image_id: str) -> str | None:
@@ -119,6 +122,8 @@ class MainScreen(Screen[None]):
                     yield DockerfileView(id="dockerfile-view")
                 with TabPane("Inspect", id="inspect-tab"):
                     yield InspectView(id="inspect-view")
+                with TabPane("Layers", id="layers-tab"):
+                    yield LayersView(id="layers-view")
         yield Static("", id="status-line")
         yield Footer(compact=True)
 
@@ -222,10 +227,15 @@ class MainScreen(Screen[None]):
             self._details_timer.stop()
         self._details_timer = self.set_timer(self.DETAILS_DELAY, self._load_chosen_details)
 
+    @on(TabbedContent.TabActivated, "#details")
+    async def details_tab(self, event: TabbedContent.TabActivated) -> None:
+        await self.query_one(LayersView).activate(event.pane.id == "layers-tab")
+
     def _load_chosen_details(self) -> None:
         self._details_timer = None
         if self._details_for is not None:
             self.load_details(self._details_for)
+            self.query_one(LayersView).show_image(self._details_for)
 
     @property
     def details_pending(self) -> bool:
@@ -248,6 +258,7 @@ class MainScreen(Screen[None]):
         self.query_one(HistoryView).show(())
         self.query_one(DockerfileView).show("")
         self.query_one(InspectView).show(None, self.clock())
+        self.query_one(LayersView).show_image(None)
 
     @on(ImageTable.ViewChanged)
     def view_changed(self) -> None:
@@ -436,6 +447,64 @@ class MainScreen(Screen[None]):
 
     def action_cleanup(self) -> None:
         self._open(DIALOGS, "CleanupDialog")
+
+    DETAIL_TABS = ("history-tab", "dockerfile-tab", "inspect-tab", "layers-tab")
+
+    def action_show_layers(self) -> None:
+        self.query_one("#details", TabbedContent).active = "layers-tab"
+
+    def action_diff(self) -> None:
+        """Two marked rows, or one marked row and the cursor's: older image first."""
+        rows = list(self.table.marked_rows)
+        current = self.table.current_row
+        if len(rows) == 1 and current is not None and current.image.id != rows[0].image.id:
+            rows.append(current)
+        images = list({r.image.id: r for r in rows}.values())
+        if len(images) != 2:
+            self.notify(
+                "Mark one image with space, move to another, then press D (or mark two)",
+                severity="warning",
+            )
+            return
+        images.sort(key=lambda r: r.image.created)
+        first, second = (r.ref or r.image.id for r in images)
+        self._open(DIFF, "DiffScreen", first, second)
+
+    def action_registry(self) -> None:
+        """Browse the registry of the highlighted image's name (docker.io is never assumed)."""
+        row = self.table.current_row
+        host = ""
+        if row is not None and row.ref:
+            try:
+                domain = reference.parse(row.repository).domain
+            except BackendError:
+                domain = ""
+            host = domain if domain != reference.DEFAULT_DOMAIN else ""
+        self._open(REGISTRY, "RegistryScreen", list(self.images), host)
+
+    def action_zoom(self) -> None:
+        """The details pane alone on the screen (a deep file tree wants the width), or back."""
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            details = self.query_one("#details")
+            details.ALLOW_MAXIMIZE = True  # a container: Textual maximizes focusable widgets only
+            self.maximize(details, container=False)
+            # Focus must move inside, or it lands on the hidden filter box, which takes keys.
+            inside = [w for w in details.query("*") if w.focusable]
+            if inside and (self.focused is None or self.focused not in inside):
+                inside[-1].focus()  # the active pane's last part: its list or tree
+
+    def action_prev_tab(self) -> None:
+        self._step_tab(-1)
+
+    def action_next_tab(self) -> None:
+        self._step_tab(1)
+
+    def _step_tab(self, step: int) -> None:
+        tabs = self.query_one("#details", TabbedContent)
+        n = self.DETAIL_TABS.index(tabs.active) if tabs.active in self.DETAIL_TABS else 0
+        tabs.active = self.DETAIL_TABS[(n + step) % len(self.DETAIL_TABS)]
 
     def action_disk_usage(self) -> None:
         self._open(DISK_USAGE, "DiskUsageScreen")
