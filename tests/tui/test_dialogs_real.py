@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, DataTable, Input, OptionList, ProgressBar, Select
+from textual.widgets import Button, DataTable, Input, OptionList, ProgressBar, RichLog, Select
 
 from imgtui import fmt, render
 from imgtui.backends.base import ImageSummary
@@ -125,14 +125,22 @@ async def test_store_disk_usage(store: BuiltinBackend) -> None:
         assert app.results == [None]
 
 
+def _push_to_closed_port(b: BuiltinBackend) -> PushDialog:
+    b.tag("demo/web:1.2", "127.0.0.1:1/demo/web:1.2")
+    return PushDialog(b, "127.0.0.1:1/demo/web:1.2")
+
+
+# Nothing listens on 127.0.0.1:1: the registry client's one-line error reaches the dialog.
 @pytest.mark.parametrize(
     ("make", "said"),
     [
-        (lambda b: PullDialog(b, "busybox:latest"), "the built-in store cannot pull yet"),
-        (lambda b: PushDialog(b, "demo/web:1.2"), "the built-in store cannot push yet"),
+        (lambda b: PullDialog(b, "127.0.0.1:1/demo/web:1.2"), "cannot reach registry 127.0.0.1:1"),
+        (_push_to_closed_port, "cannot reach registry 127.0.0.1:1"),
     ],
 )
-async def test_store_pull_and_push_say_they_cannot_yet(store: BuiltinBackend, make, said) -> None:
+async def test_store_pull_and_push_report_registry_errors(
+    store: BuiltinBackend, make, said
+) -> None:
     app = Host(lambda: make(store))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -146,22 +154,30 @@ async def test_store_pull_and_push_say_they_cannot_yet(store: BuiltinBackend, ma
         assert app.results == [False]
 
 
-async def test_store_build_says_it_cannot_yet(store: BuiltinBackend, tmp_path: Path) -> None:
-    (tmp_path / "ctx").mkdir()
-    (tmp_path / "ctx" / "Dockerfile").write_text("FROM demo/base:1.0\nRUN echo hi\n")
+async def test_store_build_streams_its_log(store: BuiltinBackend, tmp_path: Path) -> None:
+    """The daemonless builder behind the same dialog: steps stream, the image is there."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "hello.txt").write_text("hello\n")
+    (ctx / "Dockerfile").write_text("FROM demo/base:1.0\nCOPY hello.txt /\nLABEL built=here\n")
     app = Host(lambda: BuildDialog(store))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app.screen.query_one("#build-context", Input).value = str(tmp_path / "ctx")
+        app.screen.query_one("#build-context", Input).value = str(ctx)
+        app.screen.query_one("#ref", Input).value = "demo/built:1"
         await pilot.click("#ok")
-        await settle(app, pilot)
+        await settle(app, pilot, timeout=SLOW)
         dialog = app.screen
-        assert dialog.error == "the built-in store cannot build images yet; use --backend docker"
-        assert "cannot build images yet" in str(dialog.query_one("#dialog-message").render())
-        assert not dialog.query_one("#build-context", Input).disabled  # the form is back
+        assert dialog.error == ""
+        log = "\n".join(str(line) for line in dialog.query_one(RichLog).lines)
+        assert "Step 2/3 : COPY hello.txt /" in log
+        assert "Successfully tagged demo/built:1" in log
+    built = named(store, "demo/built:1")
+    assert dict(store.inspect(built.id).config.labels) == {"built": "here"}
 
 
-async def test_store_commit_says_it_cannot_yet(store: BuiltinBackend) -> None:
+async def test_store_commit(store: BuiltinBackend) -> None:
+    """A container that never ran commits as docker's does: the same layers, a new image."""
     cid = store.create_container("demo/base:1.0", name="box")
     app = Host(lambda: CommitDialog(store))
     async with app.run_test(size=SIZE) as pilot:
@@ -172,11 +188,10 @@ async def test_store_commit_says_it_cannot_yet(store: BuiltinBackend) -> None:
         await pilot.pause()
         await pilot.click("#ok")
         await settle(app, pilot)
-        dialog = app.screen
-        assert dialog.error == "the built-in store cannot commit containers yet"
-        assert any("cannot commit" in n.message for n in app._notifications)
-        await pilot.press("escape")
-        assert app.results == [None]
+        assert len(app.results) == 1 and str(app.results[0]).startswith("sha256:")
+    box = store.inspect("demo/box:1")
+    assert box.id == app.results[0]
+    assert box.layers == store.inspect("demo/base:1.0").layers
 
 
 # --------------------------------------------------------------------------- real engine
