@@ -44,8 +44,8 @@ from tests.contract.harness import BuiltinHarness, DockerHarness, Harness
 BACKEND_KINDS = ("docker", "builtin")
 CAPABILITIES = {
     "docker": {"run", "build", "registry", "commit", "volumes", "build-cache"},
-    # The daemonless builder, sandboxed run/commit and the registry client come later.
-    "builtin": set(),
+    # Daemonless: the registry client, the builder, and sandboxed run/commit.
+    "builtin": {"registry", "build", "run", "commit"},
 }
 
 SCRATCH_ENV = "IMGTUI_TEST_SCRATCH_DOCKER_HOST"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -323,6 +324,7 @@ class BuiltinHarness(Harness):
     ) -> None:
         self.store_dir = store_dir
         self._containers: list[str] = []
+        self._stops: list[tuple[Any, Any]] = []  # (cancel event, thread) of running containers
         super().__init__(self._make_backend(), sources, repo, workdir)
 
     def _make_backend(self) -> Backend:
@@ -371,10 +373,47 @@ class BuiltinHarness(Harness):
         return ContainerRef(cid, containers.find(self._store(), cid).name)
 
     def running_container(self, image: str) -> ContainerRef:
-        raise NotImplementedError("the built-in store runs no containers yet (capability 'run')")
+        """`sleep 600` in the sandbox, on a thread; cleanup cancels it."""
+        import threading
+
+        from imgtui.store import containers
+
+        cancel = threading.Event()
+        name = f"imgtui-test-{uuid.uuid4().hex[:10]}"
+        failures: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                self.backend.run_container(  # type: ignore[attr-defined]
+                    image, ["sleep", "600"], name=name, output=lambda _: None, cancel=cancel
+                )
+            except BaseException as e:
+                failures.append(e)
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        self._stops.append((cancel, thread))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(containers.ContainerError):
+                record = containers.find(self._store(), name)
+                if record.state == "running":
+                    self._containers.append(record.id)
+                    return ContainerRef(record.id, name)
+            assert not failures, failures
+            time.sleep(0.05)
+        raise AssertionError(f"container {name} never started")
 
     def ran_container(self, image: str, script: str) -> ContainerRef:
-        raise NotImplementedError("the built-in store runs no containers yet (capability 'run')")
+        from imgtui.store import containers
+
+        out: list[bytes] = []
+        cid, code = self.backend.run_container(  # type: ignore[attr-defined]
+            image, ["sh", "-c", script], output=out.append
+        )
+        assert code == 0, b"".join(out)
+        self._containers.append(cid)
+        return ContainerRef(cid, containers.find(self._store(), cid).name)
 
     def container_exists(self, container_id: str) -> bool:
         from imgtui.store import containers
@@ -410,6 +449,9 @@ class BuiltinHarness(Harness):
     def cleanup(self) -> None:
         from imgtui.store import containers
 
+        for cancel, thread in self._stops:
+            cancel.set()
+            thread.join(30)
         super().cleanup()
         store = self._store()
         for cid in self._containers:

@@ -39,6 +39,8 @@ class ContainerRecord:
     state: str = "created"  # created, running, exited
     exit_code: int = 0
     finished: str = ""
+    pid: int = 0  # the sandbox's process (group) while running
+    cmd: list[str] = field(default_factory=list)  # docker's Config.Cmd of the container
 
     @property
     def created_at(self) -> datetime:
@@ -59,9 +61,25 @@ def records(store: Store) -> list[ContainerRecord]:
         return out
     for d in sorted(root.iterdir()):
         with contextlib.suppress(OSError, ValueError, TypeError):
-            out.append(ContainerRecord(**json.loads((d / "config.json").read_text())))
+            record = ContainerRecord(**json.loads((d / "config.json").read_text()))
+            if record.state == "running" and not _alive(record.pid):
+                # its process died with no one to record it (a crash, a reboot): exited
+                record.state, record.exit_code = "exited", 137
+            out.append(record)
     out.sort(key=lambda r: r.created, reverse=True)
     return out
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def find(store: Store, key: str) -> ContainerRecord:
@@ -85,6 +103,7 @@ def create(
     *,
     name: str | None = None,
     command: Sequence[str] = (),
+    cmd: Sequence[str] = (),
 ) -> ContainerRecord:
     existing = {r.name for r in records(store)}
     if name and name in existing:
@@ -100,6 +119,7 @@ def create(
         image_id=image_id,
         command=list(command),
         created=datetime.now(timezone.utc).isoformat(),
+        cmd=list(cmd),
     )
     save(store, record)
     return record
