@@ -18,7 +18,7 @@ from typing import Any
 from imgtui.backends.base import InvalidArgument
 from imgtui.sandbox import RunSpec, SandboxError
 from imgtui.sandbox.rootfs import Entry, RootFS, Snapshot, write_layer
-from imgtui.sandbox.run import run
+from imgtui.sandbox.run import MOUNT_POINTS, run
 from imgtui.store import containers as ctr
 from imgtui.store import oci
 from imgtui.store.commit import write_image
@@ -63,7 +63,7 @@ def prepare(store: Store, record: ctr.ContainerRecord, layers: Sequence[str]) ->
         return root
     root.remove()
     root = RootFS.unpack(store, layers, root.path)
-    root.ensure_mount_points(("/proc", "/dev"))  # made now, so never part of its changes
+    root.ensure_mount_points(MOUNT_POINTS)  # made now, so never part of its changes
     _save_baseline(baseline, root.snapshot())
     return root
 

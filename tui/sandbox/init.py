@@ -15,7 +15,7 @@ import socket
 import struct
 import sys
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_BIND, MS_REC = 4096, 16384
 MS_PRIVATE = 1 << 18
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -121,6 +121,11 @@ def main(argv: list[str]) -> None:
         mount("none", "/", None, MS_REC | MS_PRIVATE)
         mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         make_dev(root)
+        try:  # read-only, as docker mounts it; it shows this network namespace's devices
+            flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            mount("sysfs", os.path.join(root, "sys"), "sysfs", flags)
+        except OSError:
+            pass  # rootless without its own network namespace: no /sys, as some runtimes do
         if spec["network"] != "host":
             loopback_up()
         socket.sethostname(spec["hostname"])

@@ -17,7 +17,7 @@ from imgtui.sandbox import RunSpec, SandboxError, unavailable_reason, unshare_co
 from imgtui.sandbox.rootfs import RootFS
 
 INIT = Path(__file__).with_name("init.py")
-MOUNT_POINTS = ("/proc", "/dev")
+MOUNT_POINTS = ("/proc", "/dev", "/sys")
 
 
 class RunCancelled(SandboxError):
