@@ -73,6 +73,7 @@ def test_images_lists_dangling_images_by_default(harness: Harness, backend: Back
 
 
 @pytest.mark.needs("build")
+@pytest.mark.needs("intermediate-images")
 def test_all_shows_intermediate_images(harness: Harness, backend: Backend, tmp_path) -> None:
     harness.ensure_base()
     _, result = build(

@@ -71,6 +71,7 @@ def _built_with_parents(harness: Harness, backend: Backend, ctx: Path) -> tuple[
 
 
 @pytest.mark.needs("build")
+@pytest.mark.needs("intermediate-images")
 def test_remove_prunes_untagged_parents(harness: Harness, backend: Backend, tmp_path: Path) -> None:
     image_id, parent = _built_with_parents(harness, backend, tmp_path / "ctx")
     result = backend.remove(harness.ref("built"))
@@ -81,6 +82,7 @@ def test_remove_prunes_untagged_parents(harness: Harness, backend: Backend, tmp_
 
 
 @pytest.mark.needs("build")
+@pytest.mark.needs("intermediate-images")
 def test_remove_no_prune_keeps_parents(harness: Harness, backend: Backend, tmp_path: Path) -> None:
     image_id, parent = _built_with_parents(harness, backend, tmp_path / "ctx")
     result = backend.remove(harness.ref("built"), no_prune=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +176,44 @@ async def test_store_build_streams_its_log(store: BuiltinBackend, tmp_path: Path
         assert "Successfully tagged demo/built:1" in log
     built = named(store, "demo/built:1")
     assert dict(store.inspect(built.id).config.labels) == {"built": "here"}
+
+
+@pytest.mark.engine
+async def test_store_build_stop_kills_a_silent_run(
+    docker_client, base_image: str, tmp_path: Path
+) -> None:
+    """Stop during a RUN that prints nothing: the sandbox goes at once, no image is named."""
+    archive = tmp_path / "base.tar"
+    with archive.open("wb") as out:
+        for chunk in docker_client.api.get_image(f"{BASE_REPO}:latest"):
+            out.write(chunk)
+    backend = BuiltinBackend(tmp_path / "store")
+    list(backend.load(archive))
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {BASE_REPO}:latest\nRUN sleep 300\n")
+    before = {i.id for i in backend.images(all=True)}
+    app = Host(lambda: BuildDialog(backend))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        dialog = app.screen
+        dialog.query_one("#build-context", Input).value = str(ctx)
+        dialog.query_one("#ref", Input).value = "imgtui-test/never:1"
+        await pilot.click("#ok")
+        for _ in range(300):
+            await pilot.pause(0.05)
+            if any("Step 2/2" in line for line in dialog.log_lines):
+                break
+        await pilot.pause(1.0)  # the sandbox is up and sleeping
+        started = time.monotonic()
+        await pilot.click("#cancel")
+        await settle(app, pilot, timeout=30)
+        assert dialog.cancelled and not dialog.running
+    assert time.monotonic() - started < 15
+    assert {i.id for i in backend.images(all=True)} == before
+    sleeping = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True)
+    assert sleeping.stdout.strip() == "", "the sandboxed RUN still runs"
+    backend.close()
 
 
 async def test_store_commit(store: BuiltinBackend) -> None:

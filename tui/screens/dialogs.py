@@ -1138,7 +1138,17 @@ class BuildDialog(_StreamDialog):
         self.log_lines.clear()
         self.query_one("#build-log", RichLog).clear()
         self.show_message(f"Building {options.context}…")
-        self.start_stream(lambda: self.backend.build(options))
+        self._cancel = threading.Event()
+        self.start_stream(lambda: self._open_build(options))
+
+    def _open_build(self, options: BuildOptions) -> Iterable[ProgressEvent]:
+        """The built-in store takes a cancel event: a silent RUN stops at once, not at its
+        next line of output (closing the stream is all a daemon build needs)."""
+        import inspect
+
+        if "cancel" in inspect.signature(self.backend.build).parameters:
+            return self.backend.build(options, cancel=self._cancel)  # type: ignore[call-arg]
+        return self.backend.build(options)
 
     def set_running(self, running: bool) -> None:
         super().set_running(running)
@@ -1189,6 +1199,9 @@ class BuildDialog(_StreamDialog):
         self.notify(text)
 
     def cancel_stream(self) -> None:
+        cancel = getattr(self, "_cancel", None)
+        if cancel is not None:
+            cancel.set()
         super().cancel_stream()
         self.query_one("#build-log", RichLog).write(Text("Cancelled", style="bold"))
         self.log_lines.append("Cancelled")
