@@ -194,7 +194,9 @@ class MainScreen(Screen[None]):
             i.shared_size is None or i.containers is None for i in event.images
         ):
             self._usage_for = event.images
-            self.load_usage(event.images)
+            # After the paint: system df parses every image in a thread, which would hold the
+            # GIL while the first screen renders.
+            self.call_after_refresh(self.load_usage, event.images)
 
     @work(thread=True, exclusive=True, group="usage", exit_on_error=False)
     def load_usage(self, images: Sequence[ImageSummary]) -> None:
