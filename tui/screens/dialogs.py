@@ -1020,7 +1020,7 @@ def parse_build_args(text: str) -> dict[str, str]:
 
 
 NETWORK_MODES = [
-    ("docker's default (bridge)", "default"),
+    ("default (docker: bridge; built-in store: none)", "default"),
     ("none: no network for RUN", "none"),
     ("host", "host"),
 ]
