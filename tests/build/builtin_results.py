@@ -22,23 +22,10 @@ from imgtui.backends.base import BuildOptions, BuildResult
 from imgtui.backends.builtin import BuiltinBackend
 from imgtui.build.tree import decompressed
 from imgtui.store.layout import Store
+from imgtui.store.oci import RUNTIME_CONFIG_KEYS
 from tests.build.corpus import Case, materialize
 from tests.build.engine_results import Entry, _ChunkReader, _layer_entries
 
-CONFIG_FIELDS = (
-    "Env",
-    "Cmd",
-    "Entrypoint",
-    "WorkingDir",
-    "User",
-    "ExposedPorts",
-    "Labels",
-    "Volumes",
-    "StopSignal",
-    "Healthcheck",
-    "Shell",
-    "OnBuild",
-)
 _HASH = re.compile(r"(file|dir|multi):[0-9a-f]{64}")
 
 
@@ -130,7 +117,7 @@ def engine_history(client: Any, image_id: str) -> list[dict[str, Any]]:
 def config_view(config: dict[str, Any]) -> dict[str, Any]:
     """The Dockerfile-controlled fields, empty values as None (the engine writes null or omits)."""
     out = {}
-    for name in CONFIG_FIELDS:
+    for name in RUNTIME_CONFIG_KEYS:
         value = config.get(name)
         if isinstance(value, dict) and name in ("ExposedPorts", "Volumes"):
             value = sorted(value)

@@ -22,6 +22,7 @@ from imgtui.analysis.engine import (
 )
 from imgtui.analysis.model import ConfigChange, FileChange, FileNode, ImageAnalysis, ImageDiff
 from imgtui.analysis.sources import open_transport, split_transport
+from imgtui.store import oci
 
 __all__ = [
     "AnalysisError",
@@ -68,26 +69,9 @@ def analyze_transport(
         return run(source, cache or user_cache(), trees=trees, progress=progress)
 
 
-# Runtime config fields compared by `diff`, in docker's spelling.
-CONFIG_KEYS = (
-    "Env",
-    "Cmd",
-    "Entrypoint",
-    "WorkingDir",
-    "User",
-    "Labels",
-    "ExposedPorts",
-    "Volumes",
-    "StopSignal",
-    "Shell",
-    "Healthcheck",
-    "OnBuild",
-)
-
-
 def _config_changes(c1: Mapping[str, Any], c2: Mapping[str, Any]) -> list[ConfigChange]:
     out = []
-    for key in CONFIG_KEYS:
+    for key in oci.RUNTIME_CONFIG_KEYS:
         a, b = c1.get(key) or None, c2.get(key) or None
         # Env is compared as a set of variables: the order of equal ones is no change
         if key == "Env" and a is not None and b is not None and sorted(a) == sorted(b):

@@ -70,20 +70,6 @@ from imgtui.store.oci import Descriptor
 
 __all__ = ["BuildCancelled", "ImageState", "build"]
 
-_CONFIG_KEYS = (
-    "Env",
-    "Cmd",
-    "Entrypoint",
-    "WorkingDir",
-    "User",
-    "ExposedPorts",
-    "Labels",
-    "Volumes",
-    "StopSignal",
-    "Healthcheck",
-    "Shell",
-    "OnBuild",
-)
 _OCI_LAYER_TYPES = {
     oci.DOCKER_LAYER: oci.OCI_LAYER,
     oci.DOCKER_LAYER_GZIP: oci.OCI_LAYER_GZIP,
@@ -139,7 +125,11 @@ class ImageState:
     ) -> ImageState:
         """This image plus one step: a new config, a history entry, maybe a layer."""
         config = dict(self.config)
-        inner = {k: v for k, v in (config.get("config") or {}).items() if k not in _CONFIG_KEYS}
+        inner = {
+            k: v
+            for k, v in (config.get("config") or {}).items()
+            if k not in oci.RUNTIME_CONFIG_KEYS
+        }
         inner.update(stage_config.to_docker())
         config["config"] = inner
         if stage_config.author:

@@ -47,6 +47,22 @@ LAYER_TYPES = (
 NAME_ANNOTATION = "io.containerd.image.name"
 REF_ANNOTATION = "org.opencontainers.image.ref.name"
 # Where an image's original Dockerfile is kept (a blob digest), when the builder knew it.
+# The runtime fields of an image config that Dockerfile instructions set (docker's names): what
+# the builder carries between stages, `diff` compares and the build tests check.
+RUNTIME_CONFIG_KEYS = (
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Labels",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "Shell",
+    "OnBuild",
+)
 DOCKERFILE_ANNOTATION = "org.imgtui.dockerfile.digest"
 
 DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
