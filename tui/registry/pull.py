@@ -253,6 +253,7 @@ def fetch_blob(
         mv = memoryview(buf)
         failures = 0
         last = 0.0
+        flushed = offset  # bytes handed to writeback so far
         while offset < desc.size or desc.size == 0:
             if cancel.is_set():
                 raise _Cancelled
@@ -290,6 +291,9 @@ def fetch_blob(
                         )
                     h.update(mv[:n])
                     _write_all(fd, mv[:n])
+                    if offset - flushed >= WRITEBACK_WINDOW:
+                        _start_writeback(fd, flushed, offset - flushed)
+                        flushed = offset
                     now = time.monotonic()
                     if now - last >= PROGRESS_EVERY:
                         last = now
@@ -352,7 +356,28 @@ def _open_partial(store: Store, digest: str) -> tuple[int, str]:
 
 
 _FALLOC_FL_KEEP_SIZE = 1
+_SYNC_FILE_RANGE_WRITE = 2
+WRITEBACK_WINDOW = 8 << 20  # bytes: start writing back each window while the next arrives
 _libc: Any = None
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing this range to disk now, without waiting for it.
+
+    The blob's final fsync (crash safety) then finds most pages already on disk: the disk works
+    while the network does, instead of after it. Linux only; elsewhere fsync does it all.
+    """
+    global _libc
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.sync_file_range(
+            fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE
+        )
+    except (OSError, AttributeError):
+        pass
 
 
 def _reserve(fd: int, offset: int, size: int) -> None:
