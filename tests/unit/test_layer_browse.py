@@ -179,3 +179,18 @@ def test_deep_tree_needs_no_recursion() -> None:
     assert root.size == 1
     assert apply_filter(root, CHANGES, "leaf") == 3001
     assert len(flatten(root, set(folders(root)))) == 3001
+
+
+def test_deep_removed_folder_sums_what_it_held() -> None:
+    """The removed-size sum walks too: a whiteout of a folder thousands deep must not recurse."""
+    deep = "/top/" + "/".join(f"d{n}" for n in range(3000))
+    a = ImageAnalysis(
+        **{
+            **_fields(ANALYSIS),
+            "layers": (_layer(0, F(deep + "/leaf", 5)), _layer(1, D("/top", "removed"))),
+        }
+    )
+    root = build_tree(a, 1, aggregated=True)
+    top = _find(root, "/top")
+    assert top.change == "removed" and top.size == 5
+    assert root.size == 0

@@ -94,25 +94,25 @@ def _remove(root: TreeNode, path: str) -> TreeNode | None:
     return node.children.pop(parts[-1], None)
 
 
-def _mark_unchanged(node: TreeNode) -> None:
+def _walk(node: TreeNode) -> Iterator[TreeNode]:
+    """`node` and everything below it, parents before children, without recursion (trees
+    100,000 paths wide and thousands deep exist)."""
     stack = [node]
     while stack:
         n = stack.pop()
-        n.change = "unchanged"
+        yield n
         if n.children:
             stack.extend(n.children.values())
+
+
+def _mark_unchanged(node: TreeNode) -> None:
+    for n in _walk(node):
+        n.change = "unchanged"
 
 
 def _sum_sizes(root: TreeNode) -> None:
-    """Folder sizes, bottom-up without recursion (deep trees exist)."""
-    order: list[TreeNode] = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        if n.children:
-            stack.extend(n.children.values())
-    for n in reversed(order):
+    """Folder sizes, bottom-up: children come after their parents in the walk."""
+    for n in reversed(list(_walk(root))):
         if n.children is not None and n.change != "removed":  # removed: what it held, kept
             n.size = sum(c.size for c in n.children.values() if c.change != "removed")
 
@@ -154,12 +154,9 @@ def build_tree(analysis: ImageAnalysis, index: int, *, aggregated: bool) -> Tree
 
 
 def _mark_removed(node: TreeNode) -> None:
-    stack = list((node.children or {}).values())
-    while stack:
-        n = stack.pop()
-        n.change = "removed"
-        if n.children:
-            stack.extend(n.children.values())
+    for child in (node.children or {}).values():
+        for n in _walk(child):
+            n.change = "removed"
 
 
 def _sum_removed(root: TreeNode) -> None:
@@ -175,21 +172,12 @@ def _sum_removed(root: TreeNode) -> None:
 
 
 def _held(node: TreeNode) -> int:
-    if not node.children:
-        return node.size
-    return sum(_held(c) for c in node.children.values())
+    return sum(n.size for n in _walk(node) if not n.children)
 
 
 def count(root: TreeNode) -> int:
     """Paths in the tree, the root aside."""
-    total = 0
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.children:
-            total += len(n.children)
-            stack.extend(n.children.values())
-    return total
+    return sum(len(n.children) for n in _walk(root) if n.children)
 
 
 def apply_filter(root: TreeNode, changes: Iterable[Change], text: str = "") -> int:
@@ -197,15 +185,8 @@ def apply_filter(root: TreeNode, changes: Iterable[Change], text: str = "") -> i
     (case-insensitive), and every folder above one. Returns how many paths are kept."""
     wanted = set(changes)
     needle = text.strip().lower()
-    order: list[TreeNode] = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        if n.children:
-            stack.extend(n.children.values())
     kept = 0
-    for n in reversed(order):
+    for n in reversed(list(_walk(root))):
         own = n.change in wanted and (not needle or needle in n.path.lower())
         below = bool(n.children) and any(c.visible for c in n.children.values())
         n.visible = own or below or n is root
