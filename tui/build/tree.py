@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import IO
 
 from imgtui.backends.base import BuildError
+from imgtui.sandbox import rootfs
+from imgtui.sandbox.rootfs import remove_path
 from imgtui.store import oci
 from imgtui.store.layout import Store
 
@@ -55,42 +57,9 @@ class WrittenLayer:
 
 
 def resolve_in_root(root: str, path: str, *, follow_last: bool = True) -> str:
-    """The host path of image path `path`, symlinks followed inside `root` only (chroot-like).
-
-    Missing components are fine (the rest is joined as written): callers create them.
-    """
-    todo = [p for p in path.split("/") if p not in ("", ".")]
-    todo.reverse()
-    done: list[str] = []
-    hops = 0
-    while todo:
-        part = todo.pop()
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        host = os.path.join(root, *done, part)
-        last = not todo
-        if (not last or follow_last) and os.path.islink(host):
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise BuildError(f"too many levels of symbolic links resolving /{path}")
-            target = os.readlink(host)
-            if target.startswith("/"):
-                done = []
-            parts = [p for p in target.split("/") if p not in ("", ".")]
-            todo.extend(reversed(parts))
-            continue
-        done.append(part)
-    return os.path.join(root, *done)
-
-
-def remove_path(host: str) -> None:
-    """Remove a file, link or whole directory if it exists."""
-    if os.path.isdir(host) and not os.path.islink(host):
-        shutil.rmtree(host)
-    elif os.path.lexists(host):
-        os.unlink(host)
+    """The host path of image path `path`, symlinks followed inside `root` only (chroot-like);
+    the sandbox's resolver with the engine's FollowSymlinkInScope bound on links."""
+    return rootfs.resolve_in_root(root, path, follow_last=follow_last, max_links=_MAX_LINKS)
 
 
 def decompressed(raw: IO[bytes]) -> IO[bytes]:

@@ -83,6 +83,47 @@ def _parts(path: str) -> list[str]:
     return [p for p in path.split("/") if p not in ("", ".")]
 
 
+def resolve_in_root(
+    root: str, image_path: str, *, follow_last: bool = True, max_links: int = MAX_LINKS
+) -> str:
+    """The host path of `image_path` under `root`, symlinks followed inside `root` only.
+
+    Chroot semantics (an absolute target starts again at `root`, `..` stops at it), so no path
+    a layer or a Dockerfile names can reach outside. Missing components are joined as written:
+    callers create them.
+    """
+    todo = _parts(image_path)
+    todo.reverse()
+    done: list[str] = []
+    links = 0
+    while todo:
+        part = todo.pop()
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        host = os.path.join(root, *done, part)
+        if (todo or follow_last) and os.path.islink(host):
+            links += 1
+            if links > max_links:
+                raise SandboxError(f"/{image_path.lstrip('/')}: too many levels of symbolic links")
+            target = os.readlink(host)
+            if target.startswith("/"):
+                done = []
+            todo.extend(reversed(_parts(target)))
+            continue
+        done.append(part)
+    return os.path.join(root, *done)
+
+
+def remove_path(host: str | Path) -> None:
+    """Remove a file, link or whole folder, if there is one."""
+    if os.path.isdir(host) and not os.path.islink(host):
+        shutil.rmtree(host)
+    elif os.path.lexists(host):
+        os.unlink(host)
+
+
 class RootFS:
     """A folder that is an image's `/`; every path given to it is an image path."""
 
@@ -126,27 +167,7 @@ class RootFS:
 
     def resolve(self, image_path: str, *, follow_last: bool = True) -> Path:
         """The host path of `image_path`, with symlinks resolved inside the root."""
-        todo = _parts(image_path)
-        done: list[str] = []
-        links = 0
-        while todo:
-            part = todo.pop(0)
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            here = self.path.joinpath(*done, part)
-            if (todo or follow_last) and here.is_symlink():
-                links += 1
-                if links > MAX_LINKS:
-                    raise SandboxError(f"{image_path}: too many levels of symbolic links")
-                target = os.readlink(here)
-                if target.startswith("/"):
-                    done = []
-                todo = _parts(target) + todo
-                continue
-            done.append(part)
-        return self.path.joinpath(*done)
+        return Path(resolve_in_root(str(self.path), image_path, follow_last=follow_last))
 
     # ------------------------------------------------------------------ applying a layer
 
@@ -191,25 +212,25 @@ class RootFS:
             self._make_dirs(parent_path)
             for child in list(parent.iterdir()) if parent.is_dir() else ():
                 if f"{parent_path.rstrip('/')}/{child.name}" not in written:
-                    _delete(child)
+                    remove_path(child)
             return
         if base.startswith(WHITEOUT):
             target = parent / base[len(WHITEOUT) :]
             if os.path.lexists(target):
-                _delete(target)
+                remove_path(target)
             return
         written.add(rel)
         self._make_dirs(parent_path)
         target = parent / base
         if m.isdir():
             if (os.path.lexists(target) and not target.is_dir()) or target.is_symlink():
-                _delete(target)
+                remove_path(target)
             target.mkdir(exist_ok=True)
             self._own(target, m)
             dir_times.append((target, int(m.mtime)))
             return
         if os.path.lexists(target):
-            _delete(target)
+            remove_path(target)
         if m.issym():
             os.symlink(m.linkname, target)
         elif m.islnk():
@@ -241,7 +262,7 @@ class RootFS:
         host = self.resolve(image_dir)
         if not host.is_dir():
             if os.path.lexists(host):
-                _delete(host)
+                remove_path(host)
             host.mkdir(parents=True, mode=0o755, exist_ok=True)
 
     def _own(self, target: Path, m: tarfile.TarInfo) -> None:
@@ -300,13 +321,6 @@ class RootFS:
                 if kind == "d":
                     stack.append((e.path, path))
         return snap
-
-
-def _delete(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
 
 
 def changes(
