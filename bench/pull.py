@@ -14,7 +14,7 @@ work to dominate), made once in a scratch store and pushed to the registry with 
 median / max), every one starting with nothing local (fresh folder, image removed from the
 engine), then `sync` and 3 s for the previous clean-up's deletions to settle; the registry's
 files are in the page cache for all of them (24 GB RAM here):
-  - imgtui --backend builtin --store FRESH pull REF       (downloads, hashes, fsyncs each blob)
+  - imgtui --backend builtin --store FRESH pull REF       (hashes, writes direct, fsyncs each blob)
   - skopeo copy --src-tls-verify=false docker://REF oci:FRESH_DIR
   - docker pull REF                                        (also unpacks every layer: more work)
 Throughput is the image's compressed size over median wall time; CPU s is the median user + sys

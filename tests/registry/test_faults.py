@@ -75,6 +75,22 @@ def test_truncated_body_is_resumed(proxy, image, unique_repo, store) -> None:
     assert_clean(store)
 
 
+def test_truncated_large_blob_is_resumed(proxy, registry, unique_repo, tmp_path, store) -> None:
+    """A blob big enough for direct I/O, cut at an unaligned offset: resumed, bytes exact."""
+    src = Store.open(tmp_path / "src")
+    ref = f"{registry}/{unique_repo}:v1"
+    m = make_image(src, ref, "large", layers=1, layer_size=(6 << 20) + 1234)
+    push(src, ref, m)
+    layer = src.read_manifest(m.digest).layers[0]
+    assert layer.size // 2 % 4096, "the cut must fall inside a block"
+    proxy.arm(Fault(rf"GET /v2/.*/blobs/{layer.digest}", "truncate", times=1))
+    pull(store, _via(proxy, unique_repo), client=_client(proxy))
+    ranges = [r for method, path, r in proxy.log if layer.digest in path and method == "GET"]
+    assert ranges == ["", f"bytes={layer.size // 2}-"], ranges
+    assert store.blob_path(layer.digest).read_bytes() == src.blob_path(layer.digest).read_bytes()
+    assert_clean(store)
+
+
 def test_always_truncated_fails_cleanly(proxy, image, unique_repo, store) -> None:
     proxy.arm(Fault(r"GET /v2/.*/blobs/sha256:", "truncate", times=1000))
     with pytest.raises(RegistryError) as e:
@@ -125,10 +141,17 @@ def test_cli_reports_one_line(proxy, image, unique_repo, cli, monkeypatch) -> No
     assert len(err) == 1 and err[0].startswith("Error: ") and "digest" in err[0], out.stderr
 
 
-def test_killed_pull_then_resumed(proxy, registry, unique_repo, tmp_path, cli) -> None:
+@pytest.mark.parametrize(
+    ("layer_size", "landed"),
+    [(2 << 20, 256 << 10), ((6 << 20) + 99, 1 << 20)],  # buffered writes; direct (1 MiB at once)
+    ids=["buffered", "direct"],
+)
+def test_killed_pull_then_resumed(
+    proxy, registry, unique_repo, tmp_path, cli, layer_size, landed
+) -> None:
     """kill -9 mid-download: nothing named, fsck clean; the re-run resumes with Range."""
     src = Store.open(tmp_path / "src")
-    m = make_image(src, f"{registry}/{unique_repo}:v1", "killed", layers=1, layer_size=2 << 20)
+    m = make_image(src, f"{registry}/{unique_repo}:v1", "killed", layers=1, layer_size=layer_size)
     push(src, f"{registry}/{unique_repo}:v1", m)
     layer = src.read_manifest(m.digest).layers[0]
     proxy.arm(Fault(rf"GET /v2/.*/blobs/{layer.digest}", "trickle", times=1, delay=0.05))
@@ -141,13 +164,13 @@ def test_killed_pull_then_resumed(proxy, registry, unique_repo, tmp_path, cli) -
     partial = store_dir / ".imgtui" / "tmp" / f"pull-{layer.digest.removeprefix('sha256:')}.partial"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if partial.exists() and partial.stat().st_size >= 256 << 10:
+        if partial.exists() and partial.stat().st_size >= landed:
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     got = partial.stat().st_size
-    assert got >= 256 << 10
+    assert got >= landed
     store = Store.open(store_dir)
     _unchanged(store)
 

@@ -1,10 +1,11 @@
 """Pull an image from a registry into the built-in store, all or nothing.
 
-Blobs stream to `STORE/.imgtui/tmp/pull-<hex>.partial`, are hashed as they arrive, fsynced once,
-checked, then renamed into `blobs/`; the whole run holds `store.ingesting()` so a concurrent prune
-leaves the not-yet-named blobs alone, and the image is named (archive._commit, the one naming path
-of the store) only after every blob checked out. A killed pull therefore leaves verified blobs and
-at most partial files in tmp, which a re-run resumes with `Range` and fsck calls litter.
+Blobs stream to `STORE/.imgtui/tmp/pull-<hex>.partial` (through `BlobFile`: direct I/O for large
+blobs, see there why), are hashed as they arrive, fsynced once, checked, then renamed into
+`blobs/`; the whole run holds `store.ingesting()` so a concurrent prune leaves the not-yet-named
+blobs alone, and the image is named (archive._commit, the one naming path of the store) only
+after every blob checked out. A killed pull therefore leaves verified blobs and at most partial
+files in tmp, which a re-run resumes with `Range` and fsck calls litter.
 
 The store keeps the manifest exactly as the registry served it, so digests stay the registry's;
 `repo@digest` names (containerd's convention) record the repo digests `docker images --digests`
@@ -14,21 +15,18 @@ shows.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import hashlib
 import http.client
 import os
 import queue
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from imgtui import reference
 from imgtui.backends.base import (
@@ -40,12 +38,12 @@ from imgtui.backends.base import (
     StatusLine,
 )
 from imgtui.fsutil import fsync_dir
+from imgtui.registry.blobfile import CHUNK, BlobFile
 from imgtui.registry.client import RegistryClient, _reason, pull_scope
 from imgtui.store import archive, oci
 from imgtui.store.layout import Store
 from imgtui.store.oci import Descriptor
 
-CHUNK = 1 << 20  # large reads: per-chunk Python overhead stays far below hashing and writing
 # Parallel layer downloads (docker uses 3, containers/image 6): one stream here reaches about
 # half of what the registry serves, and with layers > workers the last layer runs alone.
 WORKERS = 6
@@ -245,15 +243,13 @@ def fetch_blob(
     layer = short(desc.digest)
     what = f"blob {desc.digest} of {client.domain}/{repo}"
     fd, partial = _open_partial(store, desc.digest)
+    out: BlobFile | None = None
     try:
         h = hashlib.sha256()
         offset = _rehash(fd, h, desc.size)
-        _reserve(fd, offset, desc.size)
-        buf = bytearray(CHUNK)
-        mv = memoryview(buf)
+        out = BlobFile(fd, partial, offset, desc.size)
         failures = 0
         last = 0.0
-        flushed = offset  # bytes handed to writeback so far
         while offset < desc.size or desc.size == 0:
             if cancel.is_set():
                 raise _Cancelled
@@ -273,14 +269,14 @@ def fetch_blob(
                         offset = 0
                         h = hashlib.sha256()
                         os.ftruncate(fd, 0)
-                        os.lseek(fd, 0, os.SEEK_SET)
+                        out.seek(0)
                 else:
                     raise client.fail(resp, what)
-                os.lseek(fd, offset, os.SEEK_SET)
                 while True:
                     if cancel.is_set():
                         raise _Cancelled
-                    n = _fill(resp, mv)
+                    space = out.space()
+                    n = _fill(resp, space)
                     if n == 0:
                         break
                     offset += n
@@ -289,11 +285,8 @@ def fetch_blob(
                             f"registry {client.domain}: {what}: more than the {desc.size} bytes "
                             "the manifest declares"
                         )
-                    h.update(mv[:n])
-                    _write_all(fd, mv[:n])
-                    if offset - flushed >= WRITEBACK_WINDOW:
-                        _start_writeback(fd, flushed, offset - flushed)
-                        flushed = offset
+                    h.update(space[:n])
+                    out.commit(n)
                     now = time.monotonic()
                     if now - last >= PROGRESS_EVERY:
                         last = now
@@ -307,10 +300,12 @@ def fetch_blob(
                         f"registry {client.domain}: {what}: {_reason(e)} "
                         f"(after {failures} attempts)"
                     ) from None
+                out.flush()  # the file holds what was hashed: the retry resumes from there
                 client._sleep(failures)
                 continue
             finally:
                 resp.close()
+            out.flush()
             if desc.size == 0:
                 break
             if offset < desc.size:
@@ -335,6 +330,11 @@ def fetch_blob(
         fsync_dir(final.parent)
         emit(LayerProgress(layer, "Download complete"))
     finally:
+        if out is not None:
+            if partial:  # stopped early (cancel, a bad answer): keep what was hashed, for resume
+                with contextlib.suppress(OSError, ValueError):
+                    out.flush()
+            out.close()
         os.close(fd)
         if partial and os.path.exists(partial) and os.path.getsize(partial) == 0:
             with contextlib.suppress(OSError):
@@ -353,50 +353,6 @@ def _open_partial(store: Store, digest: str) -> tuple[int, str]:
     fd, tmp = tempfile.mkstemp(dir=store.tmp, prefix="pull-", suffix=".partial")
     os.fchmod(fd, 0o644)
     return fd, tmp
-
-
-_FALLOC_FL_KEEP_SIZE = 1
-_SYNC_FILE_RANGE_WRITE = 2
-WRITEBACK_WINDOW = 8 << 20  # bytes: start writing back each window while the next arrives
-_libc: Any = None
-
-
-def _start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing this range to disk now, without waiting for it.
-
-    The blob's final fsync (crash safety) then finds most pages already on disk: the disk works
-    while the network does, instead of after it. Linux only; elsewhere fsync does it all.
-    """
-    global _libc
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.sync_file_range(
-            fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE
-        )
-    except (OSError, AttributeError):
-        pass
-
-
-def _reserve(fd: int, offset: int, size: int) -> None:
-    """Allocate the blob's blocks up front (fewer, larger extents; measurably faster writes).
-
-    KEEP_SIZE leaves the file's length alone, so a partial file still says how much arrived.
-    Best effort: filesystems without fallocate just allocate as the bytes come.
-    """
-    global _libc
-    if size - offset < CHUNK or not sys.platform.startswith("linux"):
-        return
-    try:
-        if _libc is None:
-            _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.fallocate(
-            fd, _FALLOC_FL_KEEP_SIZE, ctypes.c_int64(offset), ctypes.c_int64(size - offset)
-        )
-    except (OSError, AttributeError):
-        pass
 
 
 def _rehash(fd: int, h: hashlib._Hash, size: int) -> int:
@@ -425,12 +381,6 @@ def _fill(resp, mv: memoryview) -> int:
             break
         filled += n
     return filled
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]
 
 
 def _range_start(content_range: str) -> int | None:
