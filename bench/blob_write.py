@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from imgtui.registry.blobfile import CHUNK, BlobFile
+from imgtui.store.blobfile import CHUNK, BlobFile
 
 
 def buffered(path: Path, piece: bytes, size: int) -> None:

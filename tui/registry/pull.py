@@ -38,9 +38,9 @@ from imgtui.backends.base import (
     StatusLine,
 )
 from imgtui.fsutil import fsync_dir
-from imgtui.registry.blobfile import CHUNK, BlobFile
 from imgtui.registry.client import RegistryClient, _reason, pull_scope
 from imgtui.store import archive, oci
+from imgtui.store.blobfile import CHUNK, BlobFile
 from imgtui.store.layout import Store
 from imgtui.store.oci import Descriptor
 

@@ -29,6 +29,7 @@ from typing import IO, Any
 from imgtui import reference
 from imgtui.fsutil import atomic_file, fsync_dir
 from imgtui.store import oci
+from imgtui.store.blobfile import BlobFile
 from imgtui.store.oci import Descriptor, FormatError
 
 SIDE = ".imgtui"
@@ -232,19 +233,28 @@ class Store:
         size = 0
         fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="blob-")
         try:
-            # mkstemp makes 0600 files: readers such as skopeo or umoci run as other users
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _chunks(source):
-                    size += len(chunk)
-                    if max_size is not None and size > max_size:
-                        raise FormatError(f"{label}more than {max_size} bytes")
-                    if expected_size is not None and size > expected_size:
-                        raise FormatError(f"{label}longer than the {expected_size} bytes declared")
-                    h.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                # mkstemp makes 0600 files: readers such as skopeo or umoci run as other users
+                os.fchmod(fd, 0o644)
+                known = len(source) if isinstance(source, (bytes, bytearray, memoryview)) else None
+                out = BlobFile(fd, tmp, 0, known)  # streams (layers) go direct: see BlobFile
+                try:
+                    for chunk in _chunks(source):
+                        size += len(chunk)
+                        if max_size is not None and size > max_size:
+                            raise FormatError(f"{label}more than {max_size} bytes")
+                        if expected_size is not None and size > expected_size:
+                            raise FormatError(
+                                f"{label}longer than the {expected_size} bytes declared"
+                            )
+                        h.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                finally:
+                    out.close()
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             digest = "sha256:" + h.hexdigest()
             if expected_size is not None and size != expected_size:
                 raise FormatError(f"{label}{size} bytes, but {expected_size} were declared")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import random
 from pathlib import Path
 
 import pytest
 
-from imgtui.registry import blobfile
-from imgtui.registry.blobfile import BLOCK, CHUNK, BlobFile
+from imgtui.store import blobfile
+from imgtui.store.blobfile import BLOCK, CHUNK, BlobFile
+from imgtui.store.layout import Store
+from imgtui.store.oci import FormatError
 
 
 def _direct_possible(folder: Path) -> bool:
@@ -92,3 +96,15 @@ def test_resume_reads_back_the_partial_block(tmp_path) -> None:
     finally:
         os.close(fd)
     assert path.read_bytes() == data
+
+
+def test_store_writes_large_streams_exactly(tmp_path) -> None:
+    """Store.write_blob sends streams (layers) through BlobFile: same digest, same bytes."""
+    store = Store.open(tmp_path / "store")
+    data = random.Random(3).randbytes(5 * CHUNK + 777)
+    digest, size = store.write_blob(io.BytesIO(data), expected_size=len(data))
+    assert (digest, size) == ("sha256:" + hashlib.sha256(data).hexdigest(), len(data))
+    assert store.blob_path(digest).read_bytes() == data
+    with pytest.raises(FormatError, match="longer than"):
+        store.write_blob(io.BytesIO(data + b"x"), expected_size=len(data), where="layer")
+    assert not list(store.tmp.iterdir()), "a refused stream leaves no temp file"

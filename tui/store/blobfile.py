@@ -18,7 +18,6 @@ writeback started every few MiB so the final fsync waits less.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import mmap
 import os
@@ -38,8 +37,16 @@ _libc: Any = None
 def _lib() -> Any:
     global _libc
     if _libc is None:
+        import ctypes  # late: the store is on the TUI's startup path, ctypes is not needed there
+
         _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
+
+
+def _i64(value: int) -> Any:
+    import ctypes
+
+    return ctypes.c_int64(value)
 
 
 class BlobFile:
@@ -50,17 +57,19 @@ class BlobFile:
     so the partial file holds exactly the bytes hashed so far).
     """
 
-    def __init__(self, fd: int, path: str, offset: int, size: int) -> None:
+    def __init__(self, fd: int, path: str, offset: int, size: int | None) -> None:
+        """`size` is the blob's expected size, or None when unknown (a stream: direct I/O)."""
         self.fd = fd
         self.dfd: int | None = None
-        if sys.platform.startswith("linux") and size - offset >= DIRECT_FROM:
+        if sys.platform.startswith("linux") and (size is None or size - offset >= DIRECT_FROM):
             self.dfd = _open_direct(path)
         self._buf = mmap.mmap(-1, CHUNK)
         self._mv = memoryview(self._buf)
         self.base = 0  # file offset of the buffer's first byte
         self.pending = 0  # bytes in the buffer not yet written
         self._flushed = 0  # buffered mode: bytes handed to writeback so far
-        _reserve(fd, offset, size)
+        if size is not None:
+            _reserve(fd, offset, size)
         self.seek(offset)
 
     def close(self) -> None:
@@ -90,6 +99,16 @@ class BlobFile:
             self._write_buffered(self.pending)
         elif self.pending == len(self._mv):
             self._write_direct(self.pending)
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append bytes that are already in memory (one copy into the aligned buffer)."""
+        view = memoryview(data)
+        while view:
+            space = self.space()
+            n = min(len(space), len(view))
+            space[:n] = view[:n]
+            self.commit(n)
+            view = view[n:]
 
     def flush(self) -> None:
         """Write everything pending: whole blocks directly, the tail through the page cache."""
@@ -152,20 +171,21 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 def _start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing this range to disk now, without waiting for it."""
     with contextlib.suppress(OSError, AttributeError):
-        _lib().sync_file_range(
-            fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE
-        )
+        _lib().sync_file_range(fd, _i64(offset), _i64(length), _SYNC_FILE_RANGE_WRITE)
 
 
 def _reserve(fd: int, offset: int, size: int) -> None:
     """Allocate the blob's blocks up front (fewer, larger extents; measurably faster writes).
 
     KEEP_SIZE leaves the file's length alone, so a partial file still says how much arrived.
-    Best effort: filesystems without fallocate just allocate as the bytes come.
+    Best effort: filesystems without fallocate just allocate as the bytes come. A declared size
+    larger than the free space (a hostile or broken manifest) reserves nothing: the blocks of a
+    kept partial file would otherwise stay taken.
     """
     if size - offset < CHUNK or not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
-        _lib().fallocate(
-            fd, _FALLOC_FL_KEEP_SIZE, ctypes.c_int64(offset), ctypes.c_int64(size - offset)
-        )
+        st = os.fstatvfs(fd)
+        if size - offset > st.f_bavail * st.f_frsize:
+            return
+        _lib().fallocate(fd, _FALLOC_FL_KEEP_SIZE, _i64(offset), _i64(size - offset))
