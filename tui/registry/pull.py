@@ -20,12 +20,10 @@ import fcntl
 import hashlib
 import http.client
 import os
-import queue
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from imgtui import reference
@@ -39,6 +37,7 @@ from imgtui.backends.base import (
 )
 from imgtui.fsutil import fsync_dir
 from imgtui.registry.client import RegistryClient, _reason, pull_scope
+from imgtui.registry.relay import Job, relay
 from imgtui.store import archive, oci
 from imgtui.store.blobfile import CHUNK, BlobFile
 from imgtui.store.layout import Store
@@ -139,7 +138,6 @@ def pull(
     resolved = resolve(client, repo, ident, want)
     yield StatusLine(f"{ident}: Pulling from {repo}")
     m = resolved.manifest
-    events: queue.Queue[ProgressEvent | None] = queue.Queue()
     with store.ingesting():
         if not store.has_blob(m.config.digest):
             config = client.get_json_blob(repo, m.config.digest)
@@ -153,7 +151,7 @@ def pull(
                 missing.append(layer)
                 yield LayerProgress(short(layer.digest), "Pulling fs layer")
         if missing:
-            yield from _download_all(client, store, repo, missing, events, workers)
+            yield from _download_all(client, store, repo, missing, workers)
         store.write_blob(resolved.data, expected_digest=resolved.manifest_digest)
         digest_name = f"{ref.name}@{resolved.repo_digest}"
         tag_name = f"{ref.name}:{ref.tag}" if ref.tag and ref.digest is None else None
@@ -189,44 +187,16 @@ def _checked_config(data: bytes, digest: str, domain: str) -> None:
 
 
 def _download_all(
-    client: RegistryClient,
-    store: Store,
-    repo: str,
-    layers: list[Descriptor],
-    events: queue.Queue[ProgressEvent | None],
-    workers: int,
+    client: RegistryClient, store: Store, repo: str, layers: list[Descriptor], workers: int
 ) -> Iterator[ProgressEvent]:
-    """Run the downloads on threads and relay their events; the first failure stops the rest."""
-    cancel = threading.Event()
-    errors: list[BaseException] = []
-    done = 0
+    """Download on threads and relay their events; the first failure stops the rest."""
 
-    def run(layer: Descriptor) -> None:
-        try:
-            fetch_blob(client, store, repo, layer, events.put, cancel)
-        except _Cancelled:
-            pass
-        except BaseException as e:
-            errors.append(e)
-            cancel.set()
-        finally:
-            events.put(None)
+    def job(layer: Descriptor) -> Job[ProgressEvent]:
+        return lambda emit, cancel: fetch_blob(client, store, repo, layer, emit, cancel)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="imgtui-pull")
-    try:
-        for layer in layers:
-            pool.submit(run, layer)
-        while done < len(layers):
-            event = events.get()
-            if event is None:
-                done += 1
-                continue
-            yield event
-    finally:
-        cancel.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-    if errors:
-        raise errors[0]
+    yield from relay(
+        [job(layer) for layer in layers], workers=workers, name="imgtui-pull", quiet=(_Cancelled,)
+    )
     for layer in layers:
         yield LayerProgress(short(layer.digest), "Pull complete")
 

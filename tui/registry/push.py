@@ -8,18 +8,17 @@ The manifest goes last, byte for byte as stored, so its digest is the one the st
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 from imgtui import reference
 from imgtui.backends.base import LayerProgress, ProgressEvent, RegistryError, StatusLine
 from imgtui.registry.client import RegistryClient, push_scope
 from imgtui.registry.pull import PROGRESS_EVERY, short
+from imgtui.registry.relay import Job, relay
 from imgtui.store import oci
 from imgtui.store.layout import Store
 from imgtui.store.oci import Descriptor
@@ -52,36 +51,12 @@ def push(
     for layer in layers:
         yield LayerProgress(short(layer.digest), "Preparing")
     uploader = _Uploader(client, store, repo, sources, chunked_from, chunk_size)
-    events: queue.Queue[ProgressEvent | None] = queue.Queue()
-    cancel = threading.Event()
-    errors: list[BaseException] = []
 
-    def run(desc: Descriptor, quiet: bool) -> None:
-        try:
-            uploader.blob(desc, (lambda e: None) if quiet else events.put, cancel)
-        except BaseException as e:
-            errors.append(e)
-            cancel.set()
-        finally:
-            events.put(None)
+    def job(desc: Descriptor, quiet: bool) -> Job[ProgressEvent]:
+        return lambda emit, cancel: uploader.blob(desc, (lambda e: None) if quiet else emit, cancel)
 
-    blobs = [(d, False) for d in layers] + [(m.config, True)]
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="imgtui-push")
-    done = 0
-    try:
-        for desc, quiet in blobs:
-            pool.submit(run, desc, quiet)
-        while done < len(blobs):
-            event = events.get()
-            if event is None:
-                done += 1
-            else:
-                yield event
-    finally:
-        cancel.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-    if errors:
-        raise errors[0]
+    blobs = [job(d, False) for d in layers] + [job(m.config, True)]
+    yield from relay(blobs, workers=workers, name="imgtui-push")
     ident = ref.tag or ref.digest or "latest"
     resp = client.request(
         "PUT",
