@@ -39,7 +39,7 @@ from typing import IO, Any
 
 from imgtui import reference
 from imgtui.fsutil import atomic_file
-from imgtui.store import layers, oci
+from imgtui.store import layers, oci, tarindex
 from imgtui.store.layers import LayerInfo
 from imgtui.store.layout import Store, StoreError
 from imgtui.store.oci import Descriptor, FormatError
@@ -47,14 +47,12 @@ from imgtui.store.oci import Descriptor, FormatError
 __all__ = ["LoadedImage", "host_platform", "load_archive", "save_archive"]
 
 # An archive with more members than this is refused before anything is read.
-MAX_MEMBERS = 100_000
+MAX_MEMBERS = tarindex.MAX_MEMBERS
 # A compressed archive may inflate to at most this many times its size, and this much in all.
 MAX_OUTER_RATIO = layers.MAX_RATIO
 MAX_OUTER_BYTES = layers.MAX_UNCOMPRESSED
 # Image indexes nested deeper than this are refused (a loop of indexes would never end).
 MAX_INDEX_DEPTH = 4
-# Symlink hops followed inside the archive before giving up.
-MAX_LINK_HOPS = 8
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -191,59 +189,50 @@ class _Candidate:
     data: bytes
 
 
+def _kind(member: tarfile.TarInfo) -> str:
+    """A tarfile member's kind in `tarindex` terms (tarfile reads pax, GNU and sparse headers)."""
+    if member.isreg():
+        return tarindex.FILE
+    if member.isdir():
+        return tarindex.FOLDER
+    if member.issym():
+        return tarindex.SYMLINK
+    if member.islnk():
+        return tarindex.HARDLINK
+    if member.ischr() or member.isblk():
+        return tarindex.DEVICE
+    if member.isfifo():
+        return tarindex.FIFO
+    return tarindex.kind_of_flag(member.type)
+
+
 class _Archive:
     """A random-access view of a checked archive: member names normalized, links resolved."""
 
     def __init__(self, tar: tarfile.TarFile, raw: IO[bytes], size: int, label: str) -> None:
         self.tar = tar
         self.label = label
-        self.files: dict[str, tarfile.TarInfo] = {}
-        self.links: dict[str, str] = {}  # symlink name -> the regular file it names
+        self.index = tarindex.MemberIndex(label, FormatError, MAX_MEMBERS)
+        self.files: dict[str, tarfile.TarInfo] = self.index.files
+        self.links = self.index.links  # symlink name -> the regular file it names
         self._check(raw, size)
 
     def _check(self, raw: IO[bytes], size: int) -> None:
         label = self.label
-        seen: set[str] = set()
-        symlinks: dict[str, tarfile.TarInfo] = {}
-        last = ""
-        count = 0
+        index = self.index
         try:
             for member in self.tar:
-                count += 1
-                if count > MAX_MEMBERS:
-                    raise FormatError(f"{label}: more than {MAX_MEMBERS} members")
-                name = self._member_name(member.name)
-                if name in seen:
-                    raise FormatError(f"{label}: member {name!r} appears twice")
-                seen.add(name)
-                last = name
-                if member.isreg():
-                    if not member.issparse() and member.offset_data + member.size > size:
-                        raise FormatError(
-                            f"{label}: truncated: member {name!r} ends "
-                            f"{member.offset_data + member.size - size} bytes past the end "
-                            "of the file"
-                        )
-                    self.files[name] = member
-                elif member.isdir():
-                    pass
-                elif member.issym():
-                    symlinks[name] = member
-                elif member.islnk():
+                name = index.add(member.name, _kind(member), member, member.linkname)
+                end = member.offset_data + member.size
+                if member.isreg() and not member.issparse() and end > size:
                     raise FormatError(
-                        f"{label}: member {name!r} is a hard link; "
-                        "an image archive holds only files, folders and links between its files"
+                        f"{label}: truncated: member {name!r} ends {end - size} bytes past the "
+                        "end of the file"
                     )
-                elif member.ischr() or member.isblk():
-                    raise FormatError(f"{label}: member {name!r} is a device node")
-                elif member.isfifo():
-                    raise FormatError(f"{label}: member {name!r} is a named pipe")
-                else:
-                    raise FormatError(f"{label}: member {name!r} has unknown type {member.type!r}")
         except tarfile.TarError as e:
-            where = f" after member {last!r}" if last else ""
+            where = f" after member {index.last!r}" if index.last else ""
             raise FormatError(f"{label}: truncated or corrupt tar{where} ({e})") from None
-        if not seen:
+        if not len(index):
             raise FormatError(f"{label}: an empty tar archive")
         # tarfile stops quietly at a header it cannot read or at the end of the data; only a
         # zero block at that point is the real end of the archive.
@@ -252,74 +241,22 @@ class _Archive:
         block = raw.read(BLOCK)
         if len(block) < BLOCK:
             raise FormatError(
-                f"{label}: truncated after member {last!r} (no end-of-archive marker)"
+                f"{label}: truncated after member {index.last!r} (no end-of-archive marker)"
             )
         if block.count(0) != BLOCK:
-            raise FormatError(f"{label}: unreadable tar header at byte {offset}, after {last!r}")
-        for name, member in symlinks.items():
-            self.links[name] = self._follow(name, member.linkname, symlinks)
-
-    def _member_name(self, name: str) -> str:
-        if name.startswith("/"):
-            raise FormatError(f"{self.label}: member {name!r} has an absolute path")
-        parts = [p for p in name.split("/") if p not in ("", ".")]
-        if ".." in parts:
-            raise FormatError(f"{self.label}: member {name!r} climbs out of the archive")
-        return "/".join(parts)
-
-    def _follow(self, name: str, target: str, symlinks: dict[str, tarfile.TarInfo]) -> str:
-        """The regular file a symlink member names, inside the archive (docker's layer reuse)."""
-        label = self.label
-        current, link = name, target
-        for _ in range(MAX_LINK_HOPS):
-            if link.startswith("/"):
-                raise FormatError(
-                    f"{label}: member {name!r} is a symbolic link to the absolute path {link!r}"
-                )
-            parts = current.split("/")[:-1]
-            for p in link.split("/"):
-                if p in ("", "."):
-                    continue
-                if p == "..":
-                    if not parts:
-                        raise FormatError(
-                            f"{label}: member {name!r} is a symbolic link to {target!r}, "
-                            "which climbs out of the archive"
-                        )
-                    parts.pop()
-                else:
-                    parts.append(p)
-            current = "/".join(parts)
-            if current in self.files:
-                return current
-            if current not in symlinks:
-                raise FormatError(
-                    f"{label}: member {name!r} is a symbolic link to {target!r}, "
-                    "which is not a file in the archive"
-                )
-            link = symlinks[current].linkname
-        raise FormatError(f"{label}: member {name!r} is a chain of more than {MAX_LINK_HOPS} links")
+            raise FormatError(
+                f"{label}: unreadable tar header at byte {offset}, after {index.last!r}"
+            )
+        index.finish()
 
     # -------------------------------------------------------------- access by name
 
     def resolve(self, ref: Any, where: str) -> tuple[str, list[str]]:
         """A path named by manifest.json or a digest: the file holding it, and the names used."""
-        if not isinstance(ref, str) or not ref:
-            raise FormatError(f"{self.label}: {where}: path {ref!r} is not a string")
-        if ref.startswith("/"):
-            raise FormatError(f"{self.label}: {where}: path {ref!r} is absolute")
-        parts = [p for p in ref.split("/") if p not in ("", ".")]
-        if ".." in parts:
-            raise FormatError(f"{self.label}: {where}: path {ref!r} climbs out of the archive")
-        name = "/".join(parts)
-        if name in self.files:
-            return name, [name]
-        if name in self.links:
-            return self.links[name], [name, self.links[name]]
-        raise FormatError(f"{self.label}: {where} refers to {ref!r}, which is not in the archive")
+        return self.index.resolve(ref, where)
 
     def has(self, name: str) -> bool:
-        return name in self.files or name in self.links
+        return self.index.has(name)
 
     def size(self, name: str) -> int:
         return int(self.files[name].size)
@@ -775,16 +712,7 @@ def _printable(text: str) -> str:
 # ---------------------------------------------------------------------------------- outer
 
 
-def _outer_compression(head: bytes) -> str:
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        return "zstd"
-    if head[:3] == b"BZh":
-        return "bzip2"
-    if head[:6] == b"\xfd7zXZ\x00":
-        return "xz"
-    return "tar"
+_outer_compression = tarindex.outer_compression
 
 
 def _outer_limit(compressed: int) -> int:

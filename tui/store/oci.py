@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from imgtui.store import tarindex
+
 OCI_LAYOUT_VERSION = "1.0.0"
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -208,10 +210,4 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def layer_compression(head: bytes) -> str:
-    """'gzip', 'zstd' or 'tar' from a blob's first bytes."""
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        return "zstd"
-    return "tar"
+layer_compression = tarindex.layer_compression  # the magic bytes, kept in one place
