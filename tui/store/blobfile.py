@@ -70,7 +70,11 @@ class BlobFile:
         self._flushed = 0  # buffered mode: bytes handed to writeback so far
         if size is not None:
             _reserve(fd, offset, size)
-        self.seek(offset)
+        try:
+            self.seek(offset)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self.dfd is not None:
