@@ -34,7 +34,7 @@ from imgtui.analysis.engine import (
 )
 from imgtui.analysis.tarscan import TarFormatError, _Buffered, _next_header, _num, iter_members
 from imgtui.store import tarindex
-from imgtui.store.tarindex import MemberIndex, layer_compression, outer_compression
+from imgtui.store.tarindex import MemberIndex, Prefixed, layer_compression, outer_compression
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see the docstring)
 if TYPE_CHECKING:
@@ -110,47 +110,15 @@ class _Slice:
         return n
 
 
-class _Prefixed:
-    """A stream with its first bytes put back in front (after sniffing them)."""
-
-    def __init__(self, head: bytes, rest: Any) -> None:
-        self.head = head
-        self.rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            if n < 0:
-                data, self.head = self.head + self.rest.read(), b""
-                return bytes(data)
-            data, self.head = self.head[:n], self.head[n:]
-            if len(data) < n:
-                data += self.rest.read(n - len(data))
-            return bytes(data)
-        return bytes(self.rest.read(n))
-
-    def readinto(self, buffer: memoryview) -> int:
-        if self.head:
-            n = min(len(buffer), len(self.head))
-            buffer[:n] = self.head[:n]
-            self.head = self.head[n:]
-            return n
-        readinto = getattr(self.rest, "readinto", None)
-        if readinto is not None:
-            return int(readinto(buffer))
-        data = self.rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def _layer_stream(raw: Any) -> IO[bytes]:
     """The uncompressed tar of a layer blob, whatever its compression (told by magic bytes)."""
     head = raw.read(4)
     kind = layer_compression(head)
     if kind == "tar":
-        return _Prefixed(head, raw)  # type: ignore[return-value]
+        return Prefixed(head, raw)  # type: ignore[return-value]
     from imgtui.store.layers import decompressed  # gzip, zstandard: only for compressed layers
 
-    return decompressed(_Prefixed(head, raw), kind)  # type: ignore[arg-type]
+    return decompressed(Prefixed(head, raw), kind)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------ archives
@@ -639,7 +607,7 @@ class ExportStreamSource(LayerSource):
                             jsons[name] = head + m.read()
                         continue
                     scanned[name] = scan_guarded(
-                        lambda: contextlib.nullcontext(_layer_stream(_Prefixed(head, m))),  # noqa: B023
+                        lambda: contextlib.nullcontext(_layer_stream(Prefixed(head, m))),  # noqa: B023
                         f"{label}: layer {name}",
                     )
             except AnalysisError:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from imgtui.store import oci
+from imgtui.store import oci, tarindex
 from imgtui.store.layout import Store
 from imgtui.store.oci import FormatError
 
@@ -87,7 +87,7 @@ def scan_layer(stream: IO[bytes], compressed_size: int, where: str) -> LayerInfo
     """One pass over a layer: diff_id, content size, entry count; refuses hostile tars."""
     head = stream.read(4)
     compression = oci.layer_compression(head)
-    raw = _Prefixed(head, stream)
+    raw = tarindex.Prefixed(head, stream)
     limit = min(MAX_UNCOMPRESSED, max(compressed_size, 1 << 20) * MAX_RATIO)
     counting = _Counting(decompressed(raw, compression), limit)  # type: ignore[arg-type]
     size = 0
@@ -132,25 +132,6 @@ def check_member(member: tarfile.TarInfo, where: str) -> None:
     base = parts[-1] if parts else ""
     if base.startswith(".wh.") and base != ".wh..wh..opq" and len(base) == 4:
         raise FormatError(f"{where}: whiteout {name!r} names nothing")
-
-
-class _Prefixed:
-    """A stream with some already-read bytes put back in front."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self.head = head
-        self.rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            if n < 0:
-                data, self.head = self.head + self.rest.read(), b""
-                return data
-            data, self.head = self.head[:n], self.head[n:]
-            if len(data) < n:
-                data += self.rest.read(n - len(data))
-            return data
-        return self.rest.read(n)
 
 
 def _cache_path(store: Store, digest: str) -> Path:

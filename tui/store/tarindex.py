@@ -7,6 +7,9 @@ symlinks (docker's layer reuse) resolved to the file they name, inside the archi
 number of hops. Standard library only, and not even `typing`: `imgtui analyze` imports this on
 its lean path.
 
+Also here, for the same two readers: the compression magic of layers and archives, and
+`Prefixed`, the stream with its sniffed first bytes put back.
+
 The error type is the caller's (the store's FormatError, the analysis's AnalysisError), so a
 message reads the same whichever path found the problem.
 """
@@ -168,3 +171,35 @@ def outer_compression(head: bytes) -> str:
     if head[:6] == b"\xfd7zXZ\x00":
         return "xz"
     return layer_compression(head)
+
+
+class Prefixed:
+    """A stream with the bytes sniffed from its start (magic numbers) put back in front."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0:
+                data, self.head = self.head + self.rest.read(), b""
+                return bytes(data)
+            data, self.head = self.head[:n], self.head[n:]
+            if len(data) < n:
+                data += self.rest.read(n - len(data))
+            return bytes(data)
+        return bytes(self.rest.read(n))
+
+    def readinto(self, buffer: memoryview) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        readinto = getattr(self.rest, "readinto", None)
+        if readinto is not None:
+            return int(readinto(buffer))
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
