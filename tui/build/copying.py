@@ -28,6 +28,7 @@ from pathlib import Path
 from imgtui.build.dockerignore import ContextEntry, IgnoreMatcher, entry_digest, go_clean, walk
 from imgtui.build.errors import DockerfileError
 from imgtui.build.tree import apply_tar, decompressed, resolve_in_root
+from imgtui.store.layers import TAR_BUFSIZE
 
 __all__ = [
     "CopyRequest",
@@ -198,7 +199,7 @@ def is_archive(path: str) -> bool:
     try:
         with open(path, "rb") as raw:
             stream = decompressed(raw)  # type: ignore[arg-type]
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE) as tar:
                 return tar.next() is not None
     except (tarfile.TarError, OSError, EOFError, ValueError):
         return False

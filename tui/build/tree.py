@@ -30,6 +30,7 @@ from imgtui.backends.base import BuildError
 from imgtui.sandbox import rootfs
 from imgtui.sandbox.rootfs import remove_path
 from imgtui.store import oci
+from imgtui.store.layers import TAR_BUFSIZE
 from imgtui.store.layout import Store
 
 __all__ = [
@@ -140,7 +141,7 @@ def apply_tar(
     written: list[str] = []
     dir_times: list[tuple[str, float]] = []
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed by the with below
+        tar = tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE)  # noqa: SIM115
     except tarfile.TarError as e:
         raise BuildError(f"{where}: not a tar archive ({e})") from None
     with tar:

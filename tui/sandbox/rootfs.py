@@ -27,7 +27,7 @@ from typing import IO
 
 from imgtui.sandbox import SandboxError
 from imgtui.store import oci
-from imgtui.store.layers import check_member, open_layer
+from imgtui.store.layers import TAR_BUFSIZE, check_member, open_layer
 from imgtui.store.layout import Store
 
 WHITEOUT = ".wh."
@@ -176,7 +176,7 @@ class RootFS:
         written: set[str] = set()
         dir_times: list[tuple[Path, int]] = []
         try:
-            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 - closed by `with` below
+            tar = tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE)  # noqa: SIM115
         except tarfile.TarError as e:
             raise SandboxError(f"{where}: not a tar archive ({e})") from None
         with tar:

@@ -585,29 +585,12 @@ class _Importer:
             member_size = self.archive.size(name)
             if expected_size is not None and member_size != expected_size:
                 raise self.fail(f"{what} is {member_size} bytes, but {expected_size} declared")
-            existed = expected_digest is not None and self.store.has_blob(expected_digest)
-            with self.archive.open(name) as f:
-                digest, size = self.store.write_blob(
-                    f,
-                    expected_digest=expected_digest,
-                    expected_size=member_size,
-                    where=f"{self.label}: {what}",
-                )
-            if existed:
+            where = f"{self.label}: {what}"
+            if expected_digest is not None and self.store.has_blob(expected_digest):
+                digest, size = expected_digest, self.store.blob_size(expected_digest)
                 info = layers.layer_info(self.store, digest)
             else:
-                where = f"{self.label}: {what}"
-                with self.store.open_blob(digest) as f:
-                    try:
-                        scanned = layers.scan_layer(f, size, where)
-                    except FormatError as e:
-                        if str(e).startswith(where):
-                            raise
-                        raise FormatError(f"{where}: {e}") from None  # the bomb check's
-                info = LayerInfo(
-                    digest, scanned.diff_id, scanned.size, scanned.compression, scanned.entries
-                )
-                layers.remember(self.store, info)
+                digest, size, info = self._store_and_scan(name, where, expected_digest, member_size)
             self.layers[name] = info
             self.blobs[name] = (digest, size)
         elif expected_digest is not None and info.digest != expected_digest:
@@ -616,6 +599,53 @@ class _Importer:
         if info.diff_id != diff_id:
             raise self.fail(f"{what} has diff_id {info.diff_id}, but the config expects {diff_id}")
         return info
+
+    def _store_and_scan(
+        self, name: str, where: str, expected_digest: str | None, member_size: int
+    ) -> tuple[str, int, LayerInfo]:
+        """One read of the layer: each piece the scan reads is also written to the new blob."""
+        with (
+            self.store.blob_sink(
+                expected_digest=expected_digest, expected_size=member_size, where=where
+            ) as sink,
+            self.archive.open(name) as f,
+        ):
+            tee = _Tee(f, sink.write)
+            try:
+                scanned = layers.scan_layer(tee, member_size, where, plain_hashed_by_caller=True)
+            except FormatError as e:
+                # Bytes that are not the ones the manifest names are the first thing to say
+                # about a damaged layer (a flipped byte also breaks its gzip stream).
+                tee.drain()
+                sink.verify()
+                if str(e).startswith(where):
+                    raise
+                raise FormatError(f"{where}: {e}") from None  # the bomb check's
+            tee.drain()
+            digest, size = sink.commit()
+        info = LayerInfo(
+            digest, scanned.diff_id or digest, scanned.size, scanned.compression, scanned.entries
+        )
+        layers.remember(self.store, info)
+        return digest, size, info
+
+
+class _Tee:
+    """A reader that also hands every piece it returns to `sink` (the blob being written)."""
+
+    def __init__(self, f: IO[bytes], sink: Callable[[bytes], None]) -> None:
+        self.f = f
+        self.sink = sink
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if data:
+            self.sink(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
 
 
 class _NotHere(Exception):

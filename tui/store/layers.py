@@ -29,6 +29,9 @@ from imgtui.store.oci import FormatError
 # more is taken as a decompression bomb.
 MAX_RATIO = 1000
 MAX_UNCOMPRESSED = 64 << 30
+# tarfile's stream mode ("r|") reads its source in pieces of `bufsize`, 10 KiB by default: a
+# 1 GB layer took 100,000 reads (and as many hash updates) and 4.5 s to scan. 1 MiB pieces.
+TAR_BUFSIZE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +46,9 @@ class LayerInfo:
 class _Counting:
     """A read-only stream wrapper that hashes and counts what passes through."""
 
-    def __init__(self, raw: IO[bytes], limit: int) -> None:
+    def __init__(self, raw: IO[bytes], limit: int, *, hashing: bool = True) -> None:
         self.raw = raw
-        self.hash = hashlib.sha256()
+        self.hash = hashlib.sha256() if hashing else None
         self.count = 0
         self.limit = limit
 
@@ -56,7 +59,8 @@ class _Counting:
             raise FormatError(
                 f"layer expands to more than {self.limit} bytes (decompression bomb?)"
             )
-        self.hash.update(data)
+        if self.hash is not None:
+            self.hash.update(data)
         return data
 
 
@@ -83,17 +87,33 @@ def open_layer(store: Store, digest: str) -> Iterator[IO[bytes]]:
         yield decompressed(f, oci.layer_compression(head))
 
 
-def scan_layer(stream: IO[bytes], compressed_size: int, where: str) -> LayerInfo:
-    """One pass over a layer: diff_id, content size, entry count; refuses hostile tars."""
+def scan_layer(
+    stream: IO[bytes],
+    compressed_size: int,
+    where: str,
+    digest: str | None = None,
+    *,
+    plain_hashed_by_caller: bool = False,
+) -> LayerInfo:
+    """One pass over a layer: diff_id, content size, entry count; refuses hostile tars.
+
+    An uncompressed layer's diff_id is its digest, so its bytes need not be hashed twice:
+    `digest` is the stream's sha256 when the caller knows it (a stored, verified blob), and
+    with `plain_hashed_by_caller` the caller hashes the stream itself (load, which stores the
+    blob while this scans it) and fills in the diff_id, left empty here, from that digest.
+    """
     head = stream.read(4)
     compression = oci.layer_compression(head)
     raw = tarindex.Prefixed(head, stream)
     limit = min(MAX_UNCOMPRESSED, max(compressed_size, 1 << 20) * MAX_RATIO)
-    counting = _Counting(decompressed(raw, compression), limit)  # type: ignore[arg-type]
+    plain_known = compression == "tar" and (digest is not None or plain_hashed_by_caller)
+    known = (digest or "") if plain_known else None
+    plain = decompressed(raw, compression)  # type: ignore[arg-type]
+    counting = _Counting(plain, limit, hashing=known is None)
     size = 0
     entries = 0
     try:
-        with tarfile.open(fileobj=counting, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=counting, mode="r|", bufsize=TAR_BUFSIZE) as tar:  # type: ignore[call-overload]
             for member in tar:
                 entries += 1
                 check_member(member, where)
@@ -103,17 +123,26 @@ def scan_layer(stream: IO[bytes], compressed_size: int, where: str) -> LayerInfo
                     size += len(member.linkname.encode())
         while counting.read(1 << 20):  # tar's zero padding after the end marker
             pass
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+    except (tarfile.TarError, EOFError, OSError, ValueError, *_codec_errors(compression)) as e:
         if isinstance(e, FormatError):
             raise
         raise FormatError(f"{where}: not a valid layer tar ({e})") from None
     return LayerInfo(
         digest="",
-        diff_id="sha256:" + counting.hash.hexdigest(),
+        diff_id=(known or "") if counting.hash is None else "sha256:" + counting.hash.hexdigest(),
         size=size,
         compression=compression,
         entries=entries,
     )
+
+
+def _codec_errors(compression: str) -> tuple[type[Exception], ...]:
+    """What a damaged stream raises besides OSError: zstandard's own error class."""
+    if compression == "zstd":
+        import zstandard
+
+        return (zstandard.ZstdError,)
+    return ()
 
 
 def check_member(member: tarfile.TarInfo, where: str) -> None:
@@ -162,7 +191,7 @@ def layer_info(store: Store, digest: str) -> LayerInfo:
     except (OSError, ValueError, TypeError):
         pass
     with store.open_blob(digest) as f:
-        info = scan_layer(f, store.blob_size(digest), f"layer {digest}")
+        info = scan_layer(f, store.blob_size(digest), f"layer {digest}", digest)
     info = LayerInfo(digest, info.diff_id, info.size, info.compression, info.entries)
     remember(store, info)
     return info

@@ -228,46 +228,32 @@ class Store:
             oci.check_digest(expected_digest, where)
             if self.has_blob(expected_digest):
                 return expected_digest, self.blob_size(expected_digest)
-        label = f"{where}: " if where else ""
-        h = hashlib.sha256()
-        size = 0
-        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="blob-")
-        try:
-            try:
-                # mkstemp makes 0600 files: readers such as skopeo or umoci run as other users
-                os.fchmod(fd, 0o644)
-                known = len(source) if isinstance(source, (bytes, bytearray, memoryview)) else None
-                out = BlobFile(fd, tmp, 0, known)  # streams (layers) go direct: see BlobFile
-                try:
-                    for chunk in _chunks(source):
-                        size += len(chunk)
-                        if max_size is not None and size > max_size:
-                            raise FormatError(f"{label}more than {max_size} bytes")
-                        if expected_size is not None and size > expected_size:
-                            raise FormatError(
-                                f"{label}longer than the {expected_size} bytes declared"
-                            )
-                        h.update(chunk)
-                        out.write(chunk)
-                    out.flush()
-                finally:
-                    out.close()
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            digest = "sha256:" + h.hexdigest()
-            if expected_size is not None and size != expected_size:
-                raise FormatError(f"{label}{size} bytes, but {expected_size} were declared")
-            if expected_digest is not None and digest != expected_digest:
-                raise DigestMismatch(f"{label}content has digest {digest}, not {expected_digest}")
-            final = self.blob_path(digest)
-            os.replace(tmp, final)
-            fsync_dir(final.parent)
-            return digest, size
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        known = len(source) if isinstance(source, (bytes, bytearray, memoryview)) else None
+        with self.blob_sink(
+            expected_digest=expected_digest,
+            expected_size=expected_size,
+            max_size=max_size,
+            where=where,
+            size_hint=known,
+        ) as sink:
+            for chunk in _chunks(source):
+                sink.write(chunk)
+            return sink.commit()
+
+    def blob_sink(
+        self,
+        *,
+        expected_digest: str | None = None,
+        expected_size: int | None = None,
+        max_size: int | None = None,
+        where: str = "",
+        size_hint: int | None = None,
+    ) -> BlobSink:
+        """A blob written piece by piece (for callers that read the bytes for something else
+        too, as load scans a layer while storing it); see BlobSink."""
+        if expected_digest is not None:
+            oci.check_digest(expected_digest, where)
+        return BlobSink(self, expected_digest, expected_size, max_size, where, size_hint)
 
     def write_json_blob(self, obj: Any) -> tuple[str, int]:
         return self.write_blob(oci.canonical_json(obj))
@@ -395,6 +381,95 @@ class Store:
                 if dockerfile and oci.DIGEST_RE.match(dockerfile):
                     marked.add(dockerfile)
         return marked, problems
+
+
+class BlobSink:
+    """Bytes on their way to becoming a blob: counted against what was declared, hashed and
+    written to a temp file as they come; `commit()` fsyncs, checks and names the blob. Leaving
+    the `with` block without a commit removes the temp file: nothing half-written remains.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        expected_digest: str | None,
+        expected_size: int | None,
+        max_size: int | None,
+        where: str,
+        size_hint: int | None,
+    ) -> None:
+        self.store = store
+        self.expected_digest = expected_digest
+        self.expected_size = expected_size
+        self.max_size = max_size
+        self.label = f"{where}: " if where else ""
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self.fd, self.tmp = tempfile.mkstemp(dir=store.tmp, prefix="blob-")
+        try:
+            # mkstemp makes 0600 files: readers such as skopeo or umoci run as other users
+            os.fchmod(self.fd, 0o644)
+            self.out: BlobFile | None = BlobFile(self.fd, self.tmp, 0, size_hint)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> BlobSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.max_size is not None and self.size > self.max_size:
+            raise FormatError(f"{self.label}more than {self.max_size} bytes")
+        if self.expected_size is not None and self.size > self.expected_size:
+            raise FormatError(f"{self.label}longer than the {self.expected_size} bytes declared")
+        self.hash.update(chunk)
+        assert self.out is not None, "write after commit"
+        self.out.write(chunk)
+
+    def commit(self) -> tuple[str, int]:
+        """Make the bytes a blob: fsync, check size and digest, rename. Returns (digest, size)."""
+        assert self.out is not None, "committed twice"
+        out, self.out = self.out, None
+        try:
+            out.flush()
+        finally:
+            out.close()
+        os.fsync(self.fd)
+        digest, size = self.verify()
+        final = self.store.blob_path(digest)
+        os.replace(self.tmp, final)
+        self.tmp = ""
+        fsync_dir(final.parent)
+        return digest, size
+
+    def verify(self) -> tuple[str, int]:
+        """The bytes so far against the declared size and digest; (digest, size) if they fit."""
+        label, size = self.label, self.size
+        digest = "sha256:" + self.hash.hexdigest()
+        if self.expected_size is not None and size != self.expected_size:
+            raise FormatError(f"{label}{size} bytes, but {self.expected_size} were declared")
+        if self.expected_digest is not None and digest != self.expected_digest:
+            raise DigestMismatch(f"{label}content has digest {digest}, not {self.expected_digest}")
+        return digest, size
+
+    def close(self) -> None:
+        """Release the temp file; unless committed, remove it."""
+        if self.out is not None:
+            with contextlib.suppress(OSError):
+                self.out.close()
+            self.out = None
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        if self.tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
+            self.tmp = ""
 
 
 def _chunks(source: bytes | IO[bytes] | Iterable[bytes]) -> Iterator[bytes]:
