@@ -855,7 +855,10 @@ def save_archive(
         plan.add(desc, names)
     with (
         atomic_file(dest) as out,
-        tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        # copybufsize: tarfile copies members 16 KiB at a time by default, slow from disk
+        tarfile.open(
+            fileobj=out, mode="w", format=tarfile.PAX_FORMAT, copybufsize=layers.TAR_BUFSIZE
+        ) as tar,
     ):
         plan.write(tar)
 
