@@ -337,3 +337,16 @@ def test_json_output_is_json_dumps(capsys: pytest.CaptureFixture[str]) -> None:
     obj = {"files": [{"path": f"/ü/{i}", "n": i, "x": [1.5, None, True]} for i in range(3000)]}
     _print_json(obj)
     assert capsys.readouterr().out == json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("xdg", [None, "", "   ", "/tmp/xdg-cache"])
+def test_user_cache_dir_is_platformdirs(monkeypatch: pytest.MonkeyPatch, xdg: str | None) -> None:
+    import platformdirs
+
+    from imgtui.analysis.api import user_cache_dir
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert user_cache_dir() == platformdirs.user_cache_dir("imgtui")
