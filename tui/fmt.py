@@ -51,6 +51,11 @@ def human_size(n: float, precision: int = 3) -> str:
     return "%.*g%s" % (precision, size, unit)  # noqa: UP031 - %g semantics are the point
 
 
+def human_rate(bytes_per_second: float) -> str:
+    """A transfer speed: "98.1MB/s" (4 digits, so 999.5 kB/s never becomes "1e+03kB/s")."""
+    return human_size(bytes_per_second, 4) + "/s"
+
+
 def bytes_size(n: float) -> str:
     """go-units BytesSize: 4 significant digits in binary units ("1.5KiB", "44MiB")."""
     size, unit = _scaled(n, 1024.0, _BINARY_UNITS)

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from imgtui.backends.base import ImageNotFound, InvalidReference
+from imgtui.backends.base import ImageNotFound, InvalidReference, LayerProgress
 from imgtui.backends.builtin import BuiltinBackend
 from imgtui.registry import pull as pull_mod
 from imgtui.store import archive, gc, oci
@@ -168,3 +168,21 @@ def test_interrupted_pull_leaves_nothing_named(
     assert "Already exists" in statuses(events)
     assert BuiltinBackend(store.root).inspect(ref).id == src.read_manifest(m.digest).config.digest
     assert gc.fsck(store).orphans == ()
+
+
+def test_pull_and_push_report_each_layers_speed(
+    registry: str, unique_repo: str, store: Store, tmp_path
+) -> None:
+    """Downloading and Pushing events carry bytes, total and a measured speed (bytes/s)."""
+    src = Store.open(tmp_path / "src")
+    ref = f"{registry}/{unique_repo}:speed"
+    m = make_image(src, ref, "speed", layers=2, layer_size=3 << 20)
+    pushed = push(src, ref, m)
+    pulled = pull(store, ref)
+    for events, status in ((pushed, "Pushing"), (pulled, "Downloading")):
+        moving = [e for e in events if isinstance(e, LayerProgress) and e.status == status]
+        layers = {pull_mod.short(d.digest) for d in src.read_manifest(m.digest).layers}
+        assert {e.layer for e in moving} == layers, status
+        for e in moving:
+            assert e.total and e.current is not None and 0 < e.current <= e.total, e
+            assert e.rate is not None and e.rate > 0, e

@@ -355,6 +355,7 @@ class LayerProgress:
     status: str  # "Pulling fs layer", "Downloading", "Pull complete", "Pushed", …
     current: int | None = None
     total: int | None = None
+    rate: float | None = None  # bytes per second over the last seconds, when measured
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ from imgtui.backends.convert import image_config, parse_until
 from imgtui.backends.docker_endpoint import DockerEndpoint
 from imgtui.backends.docker_http import DockerHTTPError, LeanDockerClient
 from imgtui.fsutil import atomic_file
+from imgtui.rate import Rates
 
 T = TypeVar("T")
 
@@ -518,9 +519,10 @@ class DockerBackend:
             if type(err) is BackendError or isinstance(err, InvalidArgument):
                 raise _pull_error(str(err), ref) from None  # e.g. the registry does not answer
             raise err from None
+        rates = Rates()
         try:
             for chunk in self._stream(gen, ref):
-                yield _progress(chunk)
+                yield _progress(chunk, rates)
         except _StreamError as e:
             raise _pull_error(e.message, ref) from None
         yield StatusLine(str(r))
@@ -531,11 +533,12 @@ class DockerBackend:
         r = reference.parse_docker_ref(ref)
         api = self._api()
         gen = self._call(lambda: api.push(r.name, tag=r.tag, stream=True, decode=True), what=ref)
+        rates = Rates()
         try:
             for chunk in self._stream(gen, ref):
                 if "aux" in chunk and "status" not in chunk:
                     continue
-                yield _progress(chunk)
+                yield _progress(chunk, rates)
         except _StreamError as e:
             msg = _one_line(e.message)
             if "does not exist locally" in msg:
@@ -897,7 +900,12 @@ def _image_prune_report(res: dict[str, Any]) -> PruneReport:
     )
 
 
-def _progress(chunk: dict[str, Any]) -> ProgressEvent:
+# Statuses whose byte counts are a transfer (extracting is measured too: it is what takes long).
+_TRANSFERS = ("Downloading", "Pushing", "Extracting")
+
+
+def _progress(chunk: dict[str, Any], rates: Rates | None = None) -> ProgressEvent:
+    """A daemon progress message as an event; `rates` measures each layer's speed."""
     status = str(chunk.get("status") or "")
     layer = chunk.get("id")
     detail = chunk.get("progressDetail") or {}
@@ -906,11 +914,16 @@ def _progress(chunk: dict[str, Any]) -> ProgressEvent:
         and status not in ("", "Pulling from " + str(layer))
         and not status.startswith(("Pulling from", "Digest:", "Status:"))
     ):
+        current = detail.get("current")
+        rate = None
+        if rates is not None and isinstance(current, int) and status in _TRANSFERS:
+            rate = rates.update(f"{layer} {status}", current)
         return LayerProgress(
             layer=str(layer),
             status=status,
-            current=detail.get("current"),
+            current=current,
             total=detail.get("total"),
+            rate=rate,
         )
     if layer and status.startswith("Pulling from"):
         return StatusLine(f"{layer}: {status}")

@@ -36,6 +36,7 @@ from imgtui.backends.base import (
     StatusLine,
 )
 from imgtui.fsutil import fsync_dir
+from imgtui.rate import Rate
 from imgtui.registry.client import RegistryClient, _reason, pull_scope
 from imgtui.registry.relay import Job, relay
 from imgtui.store import archive, oci
@@ -218,6 +219,7 @@ def fetch_blob(
         h = hashlib.sha256()
         offset = _rehash(fd, h, desc.size)
         out = BlobFile(fd, partial, offset, desc.size)
+        speed = Rate(offset)
         failures = 0
         last = 0.0
         while offset < desc.size or desc.size == 0:
@@ -260,7 +262,8 @@ def fetch_blob(
                     now = time.monotonic()
                     if now - last >= PROGRESS_EVERY:
                         last = now
-                        emit(LayerProgress(layer, "Downloading", offset, desc.size))
+                        rate = speed.update(offset, now)
+                        emit(LayerProgress(layer, "Downloading", offset, desc.size, rate))
             except (OSError, http.client.HTTPException) as e:
                 if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
                     raise

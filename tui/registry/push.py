@@ -16,6 +16,7 @@ from typing import IO
 
 from imgtui import reference
 from imgtui.backends.base import LayerProgress, ProgressEvent, RegistryError, StatusLine
+from imgtui.rate import Rate
 from imgtui.registry.client import RegistryClient, push_scope
 from imgtui.registry.pull import PROGRESS_EVERY, short
 from imgtui.registry.relay import Job, relay
@@ -171,12 +172,13 @@ class _Uploader:
         resp.close()
         size = self.store.blob_size(desc.digest)
         last = [0.0]
+        speed = Rate()
 
         def report(sent: int) -> None:
             now = time.monotonic()
             if now - last[0] >= PROGRESS_EVERY or sent >= size:
                 last[0] = now
-                emit(LayerProgress(layer, "Pushing", sent, size))
+                emit(LayerProgress(layer, "Pushing", sent, size, speed.update(sent, now)))
 
         if size > self.chunked_from:
             location = self._chunks(desc, location, size, report, cancel, scope)

@@ -845,6 +845,8 @@ class LayerRow(Horizontal):
             self.total = event.total
             self.current = min(event.current or 0, event.total)
             self.text += f" {fmt.human_size(self.current)}/{fmt.human_size(event.total)}"
+            if event.rate is not None and self.current < event.total:
+                self.text += f" · {fmt.human_rate(event.rate)}"
         elif event.status in DONE_STATUSES or event.status.startswith("Mounted from"):
             self.total = self.total or 1
             self.current = self.total
