@@ -7,6 +7,7 @@ images` print the same bytes. Stdlib only: the CLI imports this on every start.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -18,7 +19,10 @@ __all__ = [
     "bytes_size",
     "cell_width",
     "ellipsis",
+    "go_duration",
+    "go_duration_ns",
     "human_duration",
+    "human_rate",
     "human_size",
     "parse_go_duration",
     "parse_timestamp",
@@ -303,8 +307,12 @@ _DURATION_UNITS = {
 _MAX_NS = 1 << 63
 
 
-def _duration_ns(text: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds; ValueError with Go's wording."""
+def go_duration_ns(text: str) -> int:
+    """Go's time.ParseDuration, in nanoseconds; ValueError with Go's wording.
+
+    The one parser of Go durations here: HEALTHCHECK flags, `--until`, history's health text.
+    """
+    quoted = _go_quote(text)
     s = text
     neg = False
     if s[:1] in ("-", "+"):
@@ -313,18 +321,18 @@ def _duration_ns(text: str) -> int:
     if s == "0":
         return 0
     if s == "":
-        raise ValueError(f'time: invalid duration "{text}"')
+        raise ValueError(f"time: invalid duration {quoted}")
     total = 0
     while s:
         if s[0] not in ".0123456789":
-            raise ValueError(f'time: invalid duration "{text}"')
+            raise ValueError(f"time: invalid duration {quoted}")
         m = re.match(r"[0-9]*", s)
         assert m is not None
         digits = m.group()
         s = s[len(digits) :]
         value = int(digits) if digits else 0
         if value > _MAX_NS:
-            raise ValueError(f'time: invalid duration "{text}"')
+            raise ValueError(f"time: invalid duration {quoted}")
         frac, scale, post = 0, 1.0, False
         if s[:1] == ".":
             m = re.match(r"[0-9]*", s[1:])
@@ -344,36 +352,71 @@ def _duration_ns(text: str) -> int:
                 frac = y
                 scale *= 10
         if not digits and not post:
-            raise ValueError(f'time: invalid duration "{text}"')
+            raise ValueError(f"time: invalid duration {quoted}")
         m = re.match(r"[^0-9.]*", s)
         assert m is not None
         unit_text = m.group()
         s = s[len(unit_text) :]
         if not unit_text:
-            raise ValueError(f'time: missing unit in duration "{text}"')
+            raise ValueError(f"time: missing unit in duration {quoted}")
         unit = _DURATION_UNITS.get(unit_text)
         if unit is None:
-            raise ValueError(f'time: unknown unit "{unit_text}" in duration "{text}"')
+            raise ValueError(f"time: unknown unit {_go_quote(unit_text)} in duration {quoted}")
         if value > _MAX_NS // unit:
-            raise ValueError(f'time: invalid duration "{text}"')
+            raise ValueError(f"time: invalid duration {quoted}")
         value *= unit
         if frac > 0:
             value += int(float(frac) * (float(unit) / scale))
             if value > _MAX_NS:
-                raise ValueError(f'time: invalid duration "{text}"')
+                raise ValueError(f"time: invalid duration {quoted}")
         total += value
         if total > _MAX_NS:
-            raise ValueError(f'time: invalid duration "{text}"')
+            raise ValueError(f"time: invalid duration {quoted}")
     if neg:
         return -total
     if total > _MAX_NS - 1:
-        raise ValueError(f'time: invalid duration "{text}"')
+        raise ValueError(f"time: invalid duration {quoted}")
     return total
+
+
+def _go_quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _fraction(value: int, unit: int) -> str:
+    whole, rest = divmod(value, unit)
+    if not rest:
+        return str(whole)
+    digits = len(str(unit)) - 1
+    return f"{whole}." + f"{rest:0{digits}d}".rstrip("0")
+
+
+def go_duration(ns: int) -> str:
+    """Go's time.Duration.String: `1m30s`, `1.5s`, `10ms`, `0s` (what docker prints and takes)."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    u = abs(ns)
+    if u < 1_000:
+        return f"{sign}{u}ns"
+    if u < 1_000_000:
+        return f"{sign}{_fraction(u, 1_000)}µs"
+    if u < 1_000_000_000:
+        return f"{sign}{_fraction(u, 1_000_000)}ms"
+    secs, frac = divmod(u, 1_000_000_000)
+    hours, rest = divmod(secs, 3600)
+    minutes, seconds = divmod(rest, 60)
+    s = _fraction(seconds * 1_000_000_000 + frac, 1_000_000_000) + "s"
+    if hours:
+        return f"{sign}{hours}h{minutes}m{s}"
+    if minutes:
+        return f"{sign}{minutes}m{s}"
+    return sign + s
 
 
 def parse_go_duration(text: str) -> timedelta:
     """Go's time.ParseDuration ("1h30m", "1.5h", "300ms", "-2m"); sub-microseconds are dropped."""
-    ns = _duration_ns(text)
+    ns = go_duration_ns(text)
     us = abs(ns) // 1000
     return timedelta(microseconds=-us if ns < 0 else us)
 
@@ -459,7 +502,7 @@ def parse_timestamp(text: str, now: datetime) -> datetime:
     offset_td = now.utcoffset() or timedelta(0)
     if text != "0":
         try:
-            ns = _duration_ns(text)
+            ns = go_duration_ns(text)
         except ValueError:
             pass
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,6 +11,8 @@ from imgtui.fmt import (
     bytes_size,
     cell_width,
     ellipsis,
+    go_duration,
+    go_duration_ns,
     human_duration,
     human_size,
     parse_go_duration,
@@ -460,3 +463,29 @@ def test_parse_timestamp_with_naive_now_is_utc() -> None:
 )
 def test_parse_rfc3339(text, expected) -> None:
     assert parse_rfc3339(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "0s"),
+        (7, "7ns"),
+        (1_500, "1.5µs"),
+        (10_000_000, "10ms"),
+        (1_500_000_000, "1.5s"),
+        (90_000_000_000, "1m30s"),
+        (3_600_000_000_000, "1h0m0s"),
+        (3_601_000_000_001, "1h0m1.000000001s"),
+        (-1_500_000_000, "-1.5s"),
+    ],
+)
+def test_go_duration_is_go_duration_string(ns: int, text: str) -> None:
+    assert go_duration(ns) == text
+
+
+def test_go_duration_round_trips_through_the_parser() -> None:
+    """What docker prints it takes back, to the nanosecond (the reconstructed HEALTHCHECK)."""
+    rnd = random.Random(5)
+    for _ in range(20_000):
+        ns = rnd.randrange(-(2**62), 2**62) // rnd.choice((1, 1_000, 10**6, 10**9))
+        assert go_duration_ns(go_duration(ns)) == ns, ns

@@ -22,11 +22,10 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any
 
 from imgtui.backends.base import HealthCheck, HistoryEntry, ImageConfig
-from imgtui.fmt import human_size, parse_go_duration
+from imgtui.fmt import go_duration, go_duration_ns, human_size
 
 __all__ = ["instruction_from_created_by", "reconstruct"]
 
@@ -153,40 +152,6 @@ def _split_known(text: str, known: Iterable[str] = ()) -> list[str]:
             out.append(text[pos:end])
             pos = end
     return out
-
-
-def _go_duration_ns(text: str) -> int:
-    return parse_go_duration(text) // timedelta(microseconds=1) * 1000
-
-
-def _go_duration_str(ns: int) -> str:
-    """Go's Duration.String ("30s", "1m30s", "1h0m0s", "500ms"): what docker flags accept."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-
-    def frac(v: int, unit: int) -> str:
-        whole, rest = divmod(v, unit)
-        if not rest:
-            return str(whole)
-        digits = str(rest).rjust(len(str(unit)) - 1, "0").rstrip("0")
-        return f"{whole}.{digits}"
-
-    if u < 1_000:
-        return f"{sign}{u}ns"
-    if u < 1_000_000:
-        return f"{sign}{frac(u, 1_000)}µs"
-    if u < 1_000_000_000:
-        return f"{sign}{frac(u, 1_000_000)}ms"
-    hours, rest = divmod(u, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    out = sign
-    if hours:
-        out += f"{hours}h"
-    if hours or minutes:
-        out += f"{minutes}m"
-    return out + f"{frac(rest, 1_000_000_000)}s"
 
 
 # --------------------------------------------------------------------------- parsing entries
@@ -396,9 +361,9 @@ def _parse_healthcheck(text: str, config: ImageConfig | None) -> HealthCheck | N
             kind, _, rest = m.group("test").partition(" ")
             return HealthCheck(
                 test=_healthcheck_test(kind, rest, config) if kind else (),
-                interval_ns=_go_duration_ns(m.group("i")),
-                timeout_ns=_go_duration_ns(m.group("t")),
-                start_period_ns=_go_duration_ns(m.group("sp")),
+                interval_ns=go_duration_ns(m.group("i")),
+                timeout_ns=go_duration_ns(m.group("t")),
+                start_period_ns=go_duration_ns(m.group("sp")),
                 retries=int(m.group("r")),
             )
         end = body.index("]")
@@ -415,7 +380,7 @@ def _parse_healthcheck(text: str, config: ImageConfig | None) -> HealthCheck | N
                 values.append(value)
             else:
                 i += 1
-        durations = [_go_duration_ns(v) for v in values[:-1]]
+        durations = [go_duration_ns(v) for v in values[:-1]]
         retries = ord(values[-1]) if values else 0
         durations += [0] * (3 - len(durations))
         return HealthCheck(tuple(test), durations[0], durations[1], durations[2], retries)
@@ -675,7 +640,7 @@ def _render_healthcheck(health: HealthCheck, shell: Sequence[str]) -> str:
         ("start-period", health.start_period_ns),
     ):
         if ns:
-            flags.append(f"--{name}={_go_duration_str(ns)}")
+            flags.append(f"--{name}={go_duration(ns)}")
     if health.retries:
         flags.append(f"--retries={health.retries}")
     if test[:1] == ("CMD-SHELL",) and len(test) == 2 and "\n" not in test[1]:

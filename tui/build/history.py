@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imgtui.build.parser import Health
+from imgtui.fmt import go_duration
 
 __all__ = ["go_duration", "go_list", "go_quote", "go_quote_rune", "go_quoted_list", "health_text"]
 
@@ -55,37 +56,6 @@ def go_quoted_list(items: Sequence[str]) -> str:
 def go_list(items: Sequence[str]) -> str:
     """`%v` of a []string: `[a b]`."""
     return "[" + " ".join(items) + "]"
-
-
-def _fraction(value: int, unit: int) -> str:
-    whole, rest = divmod(value, unit)
-    if not rest:
-        return str(whole)
-    digits = len(str(unit)) - 1
-    return f"{whole}." + f"{rest:0{digits}d}".rstrip("0")
-
-
-def go_duration(ns: int) -> str:
-    """Go's time.Duration.String: `1m30s`, `1.5s`, `10ms`, `0s`."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-    if u < 1_000:
-        return f"{sign}{u}ns"
-    if u < 1_000_000:
-        return f"{sign}{_fraction(u, 1_000)}µs"
-    if u < 1_000_000_000:
-        return f"{sign}{_fraction(u, 1_000_000)}ms"
-    secs, frac = divmod(u, 1_000_000_000)
-    hours, rest = divmod(secs, 3600)
-    minutes, seconds = divmod(rest, 60)
-    s = _fraction(seconds * 1_000_000_000 + frac, 1_000_000_000) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{s}"
-    if minutes:
-        return f"{sign}{minutes}m{s}"
-    return sign + s
 
 
 def health_text(health: Health) -> str:

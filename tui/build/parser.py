@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from imgtui.build.errors import DockerfileError
+from imgtui.fmt import go_duration_ns as parse_duration  # Go's time.ParseDuration
 
 __all__ = [
     "DEFAULT_ESCAPE",
@@ -522,53 +523,6 @@ def _parse_flags(kind: str, words: list[str]) -> tuple[tuple[str, str], ...]:
                 raise ValueError(f"Missing a value on flag: {name}")
             out.append((name, value))
     return tuple(out)
-
-
-_DURATION_UNITS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "μs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
-
-
-def parse_duration(text: str) -> int:
-    """Go's time.ParseDuration, in nanoseconds; raises ValueError with Go's text."""
-    quoted = _go_quote(text)
-    s = text
-    sign = 1
-    if s[:1] in ("-", "+"):
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ValueError(f"time: invalid duration {quoted}")
-    total = 0
-    while s:
-        match = _DURATION_PART.match(s)
-        whole, frac, unit = match.group(1), match.group(2), match.group(3)
-        if not whole and not frac:
-            raise ValueError(f"time: invalid duration {quoted}")
-        if not unit:
-            raise ValueError(f"time: missing unit in duration {quoted}")
-        if unit not in _DURATION_UNITS:
-            # the unit runs up to the next digit or dot
-            raise ValueError(f"time: unknown unit {_go_quote(unit)} in duration {quoted}")
-        scale = _DURATION_UNITS[unit]
-        value = int(whole or "0") * scale
-        if frac:
-            value += int(frac) * scale // 10 ** len(frac)
-        total += value
-        s = s[match.end() :]
-    if total > 2**63 - 1:
-        raise ValueError(f"time: invalid duration {quoted}")
-    return sign * total
 
 
 def _interval(name: str, value: str | None) -> int:
