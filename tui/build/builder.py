@@ -529,20 +529,23 @@ def _state_key(stage: _Stage) -> list[Any]:
     return [sorted(ev.args.allowed().items()), sorted(ev.args.declared), ev.cmd_set]
 
 
-def _cached(b: _Build, key: str) -> ImageState | None:
-    if b.no_cache:
-        return None
-    hit = b.cache.get(key)
-    return None if hit is None else ImageState(hit[0], hit[1])
+def _reuse(b: _Build, stage: _Stage, key: str, *, files: bool) -> bool:
+    """Take a step's cached result, if any; a step that changes `files` also leaves the stage's
+    working tree behind (it no longer matches the image)."""
+    hit = None if b.no_cache else b.cache.get(key)
+    if hit is None:
+        return False
+    stage.image = ImageState(hit[0], hit[1])
+    if files:
+        _forget_tree(stage)
+    return True
 
 
 def _metadata(b: _Build, stage: _Stage, instr: Instruction) -> Iterator[ProgressEvent]:
     key = step_key(stage.image.id, instr.kind, instr.original, _state_key(stage))
     text = _metadata_text(stage, instr)
     stage.ev.apply(instr)
-    hit = _cached(b, key)
-    if hit is not None:
-        stage.image = hit
+    if _reuse(b, stage, key, files=False):
         yield BuildLog(" ---> Using cache\n")
         return
     container = uuid.uuid4().hex
@@ -562,10 +565,7 @@ def _layer_step(
     container: bool,
 ) -> Iterator[ProgressEvent]:
     """A step that may change the filesystem: cached, or `change` the tree and tar the result."""
-    hit = _cached(b, key)
-    if hit is not None:
-        stage.image = hit
-        _forget_tree(stage)
+    if _reuse(b, stage, key, files=True):
         yield BuildLog(" ---> Using cache\n")
         return
     cid = uuid.uuid4().hex[:12]
@@ -722,10 +722,7 @@ def _run_step(b: _Build, stage: _Stage, instr: Instruction) -> Iterator[Progress
     argv = list(instr.args) if instr.json_form else [*ev.shell(), *instr.args]
     created_by = _run_history(stage, argv)
     key = step_key(stage.image.id, "RUN", created_by, _state_key(stage))
-    hit = _cached(b, key)
-    if hit is not None:
-        stage.image = hit
-        _forget_tree(stage)
+    if _reuse(b, stage, key, files=True):
         yield BuildLog(" ---> Using cache\n")
         return
     sandbox = _sandbox(instr)
