@@ -26,7 +26,7 @@ from pathlib import Path
 from imgtui.store.blobfile import CHUNK, BlobFile
 
 
-def buffered(path: Path, piece: bytes, size: int) -> None:
+def buffered(path: Path, piece: bytes, size: int) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         for _ in range(size // len(piece)):
@@ -34,9 +34,11 @@ def buffered(path: Path, piece: bytes, size: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    return "buffered"
 
 
-def blobfile(path: Path, piece: bytes, size: int) -> None:
+def blobfile(path: Path, piece: bytes, size: int) -> str:
+    """Returns the mode BlobFile chose here: direct, or buffered where O_DIRECT is refused."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         out = BlobFile(fd, str(path), 0, size)
@@ -49,20 +51,22 @@ def blobfile(path: Path, piece: bytes, size: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    blobfile.mode = mode  # type: ignore[attr-defined]
+    return mode
 
 
-def measure(fn: Callable[[Path, bytes, int], None], folder: Path, size: int) -> tuple[float, ...]:
+def measure(
+    fn: Callable[[Path, bytes, int], str], folder: Path, size: int
+) -> tuple[float, float, float, str]:
     piece = os.urandom(CHUNK)
     path = folder / "blob"
     path.unlink(missing_ok=True)
     subprocess.run(["sync"], check=False)
     time.sleep(1)
     t0, c0 = time.perf_counter(), os.times()
-    fn(path, piece, size)
+    mode = fn(path, piece, size)
     t1, c1 = time.perf_counter(), os.times()
     path.unlink()
-    return t1 - t0, c1.user - c0.user, c1.system - c0.system
+    return t1 - t0, c1.user - c0.user, c1.system - c0.system, mode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,19 +78,22 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size_mb * CHUNK
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="blob-write-") as tmp:
         folder = Path(tmp)
-        results: dict[str, list[tuple[float, ...]]] = {"buffered + fsync": [], "BlobFile": []}
+        results: dict[str, list[tuple[float, float, float, str]]] = {
+            "buffered + fsync": [],
+            "BlobFile": [],
+        }
         for r in range(args.runs):
             order = list(results) if r % 2 == 0 else list(reversed(results))
             for name in order:
                 fn = buffered if name == "buffered + fsync" else blobfile
                 results[name].append(measure(fn, folder, size))
         print(f"{args.size_mb} MiB in 1 MiB pieces, fsync at the end, {args.runs} run(s) each")
-        print(f"BlobFile mode here: {getattr(blobfile, 'mode', '?')}")
+        print(f"BlobFile mode here: {results['BlobFile'][-1][3]}")
         print(f"{'writer':<18}{'min s':>8}{'median s':>10}{'max s':>8}{'user s':>8}{'sys s':>8}")
         for name, runs in results.items():
-            walls = [w for w, _, _ in runs]
-            user = statistics.median(u for _, u, _ in runs)
-            sys_ = statistics.median(s for _, _, s in runs)
+            walls = [run[0] for run in runs]
+            user = statistics.median(run[1] for run in runs)
+            sys_ = statistics.median(run[2] for run in runs)
             print(
                 f"{name:<18}{min(walls):>8.2f}{statistics.median(walls):>10.2f}"
                 f"{max(walls):>8.2f}{user:>8.2f}{sys_:>8.2f}"

@@ -97,7 +97,9 @@ class ProgressPrinter:
         if e.current is not None and e.total:
             text += " " + _bar(e.current, e.total)
             if e.rate is not None and e.current < e.total:
-                text += f"  {_speed(e.rate)}"
+                from imgtui import fmt
+
+                text += f"  {fmt.human_rate(e.rate)}"
         if not self.tty:
             # A pipe gets each status change once, without the byte counts.
             if self.last_status.get(e.layer) != e.status:
@@ -113,12 +115,6 @@ class ProgressPrinter:
             up = len(self.order) - self.order.index(e.layer)
             self.out.write(f"\x1b[{up}A\r\x1b[2K{text}\x1b[{up}B\r")
         self.out.flush()
-
-
-def _speed(rate: float) -> str:
-    from imgtui import fmt
-
-    return fmt.human_rate(rate)
 
 
 def _bar(current: int, total: int, width: int = 50) -> str:

@@ -229,13 +229,8 @@ class Store:
             if self.has_blob(expected_digest):
                 return expected_digest, self.blob_size(expected_digest)
         known = len(source) if isinstance(source, (bytes, bytearray, memoryview)) else None
-        with self.blob_sink(
-            expected_digest=expected_digest,
-            expected_size=expected_size,
-            max_size=max_size,
-            where=where,
-            size_hint=known,
-        ) as sink:
+        # the digest was checked above: the sink is made directly, not through blob_sink
+        with BlobSink(self, expected_digest, expected_size, max_size, where, known) as sink:
             for chunk in _chunks(source):
                 sink.write(chunk)
             return sink.commit()
