@@ -139,6 +139,15 @@ class Health:
     retries: int = 0
 
 
+def _last(pairs: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """The value of the last pair named `name`: docker lets a repeated flag or option win."""
+    found = None
+    for key, value in pairs:
+        if key == name:
+            found = value
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Mount:
     """One `RUN --mount=…` (values unexpanded, as written)."""
@@ -149,11 +158,7 @@ class Mount:
 
     def option(self, name: str) -> str | None:
         """The last value given for `name` (None when absent)."""
-        found = None
-        for key, value in self.options:
-            if key == name:
-                found = value
-        return found
+        return _last(self.options, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +186,7 @@ class Instruction:
 
     def flag(self, name: str) -> str | None:
         """The value of flag `--name` (the last one for repeatable flags), None when not given."""
-        found = None
-        for key, value in self.flags:
-            if key == name:
-                found = value
-        return found
+        return _last(self.flags, name)
 
     def flag_values(self, name: str) -> tuple[str, ...]:
         """Every value of a repeatable flag (`--mount`, `--exclude`), in order."""
